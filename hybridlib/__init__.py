@@ -1,0 +1,40 @@
+"""hybridlib: the helper package behind the hybrid-models chapter (第5章 ハイブリッドアプローチ).
+
+Import it as ``import hybridlib as hl`` and call ``hl.setup(seed=0)`` first: it seeds every
+generator, sets the plot style (Japanese font) and keeps progress bars quiet under CI.
+Submodules load on first use (``hl.data``, ``hl.features``, ``hl.graphs``, ``hl.models``, ...).
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+__all__ = ["setup", "__version__"]
+
+_SUBMODULES = {
+    "bench", "config", "data", "features", "graphs", "grading", "models", "plots",
+    "results", "train", "widgets", "cache", "experiments",
+}
+
+
+def setup(seed: int = 0, *, plots: bool = True) -> None:
+    """Seed python/numpy/torch, make CPU kernels deterministic, set the plot style."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if plots:
+        from . import plots as _plots
+
+        _plots.use_book_style()
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'hybridlib' has no attribute {name!r}")
