@@ -14,7 +14,7 @@ export HYBRIDLIB_CACHE_DIR ?= $(CURDIR)/.cache/hybridlib
 export MPLBACKEND ?= Agg
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install book test unit nbval check-book students bench clean
+.PHONY: install book test check-book students bench set-repo clean
 
 install: $(STAMP)
 
@@ -45,6 +45,11 @@ students: install
 
 bench: install
 	$(BIN)/python -m hybridlib.bench features
+
+# make set-repo URL=https://github.com/you/hybrid-book : launch buttons + Colab setup cells
+set-repo: install
+	test -n "$(URL)" || { echo "usage: make set-repo URL=https://github.com/you/hybrid-book"; exit 2; }
+	$(BIN)/python -m hybridlib.repository "$(URL)"
 
 clean:
 	rm -rf _build .cache students

@@ -7,14 +7,11 @@ Submodules load on first use (``hl.data``, ``hl.features``, ``hl.graphs``, ``hl.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 __all__ = ["setup", "__version__"]
 
-_SUBMODULES = {
-    "bench", "config", "data", "features", "graphs", "grading", "models", "plots",
-    "results", "train", "widgets", "cache", "experiments",
-}
 
 
 def setup(seed: int = 0, *, plots: bool = True) -> None:
@@ -35,6 +32,7 @@ def setup(seed: int = 0, *, plots: bool = True) -> None:
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
+    """Load submodules on first use: ``hl.data``, ``hl.models``, ..."""
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'hybridlib' has no attribute {name!r}")

@@ -67,12 +67,13 @@ def save_arrays(path: str | Path, **arrays: np.ndarray) -> None:
 def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
     """Load arrays saved by :func:`save_arrays`; raise :class:`CacheCorruptedError` if damaged."""
     import io
+    import zipfile
 
     payload = _verified_bytes(Path(path))
     try:
         with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise CacheCorruptedError(f"cache file {path} cannot be decoded: {exc}") from exc
 
 

@@ -1,0 +1,217 @@
+"""Benchmarks that time an implementation against its reference in the same run.
+
+Run one by name: ``python -m hybridlib.bench features`` (``--help`` lists them). Each
+benchmark prints a table (implementation time, reference time, ratio, max difference) and
+ends with one ``ratio`` line per comparison. Speed goals live here, never in tests.
+Introduced in: chapter 5.1.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["BENCHMARKS", "compare_composition", "compare_neighbors", "compare_line_graph",
+           "graph_memory", "features", "main"]
+
+
+def _timed(function: Callable, *args, **kwargs) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def _max_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| / max(|a|, |b|) over entries that differ (0 when all are equal)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    both = ~(np.isnan(a) | np.isnan(b))
+    diff = np.abs(a[both] - b[both])
+    scale = np.maximum(np.abs(a[both]), np.abs(b[both]))
+    differ = diff > 0
+    return float((diff[differ] / scale[differ]).max(initial=0.0))
+
+
+def _matminer_featurizer(preset: str):
+    from matminer.featurizers.base import MultipleFeaturizer
+    from matminer.featurizers.composition import (ElementProperty, IonProperty, Stoichiometry,
+                                                  ValenceOrbital)
+
+    magpie = ElementProperty.from_preset("magpie")
+    featurizer = magpie if preset == "magpie" else MultipleFeaturizer(
+        [Stoichiometry(), magpie, ValenceOrbital(props=["frac"]), IonProperty(fast=True)])
+    featurizer.set_n_jobs(1)  # matminer's default 2 processes are slower here
+    return featurizer
+
+
+def compare_composition(compositions: Sequence, preset: str = "magpie") -> dict:
+    """Time :func:`composition_features` and matminer on the same pymatgen Compositions."""
+    from .features.composition import composition_features
+
+    compositions = list(compositions)
+    composition_features(compositions[:2], preset)  # load element tables outside the timing
+    featurizer = _matminer_featurizer(preset)
+    ours, t_ours = _timed(composition_features, compositions, preset)
+    reference, t_ref = _timed(featurizer.featurize_many, compositions, pbar=False)
+    ours, reference = ours.to_numpy(), np.array(reference, dtype=float)
+    return {
+        "name": f"composition {preset} ({len(compositions)} materials)",
+        "time": t_ours, "reference_time": t_ref, "ratio": t_ref / t_ours,
+        "max_difference": _max_relative_difference(ours, reference),
+        "difference_kind": "relative",
+        "nan_mismatch": int((np.isnan(ours) != np.isnan(reference)).sum()),
+    }
+
+
+def compare_neighbors(structures: Sequence, cutoff: float = 8.0,
+                      max_neighbors: int = 12) -> dict:
+    """Time :func:`neighbor_edges` against the ``get_all_neighbors`` loop; compare edges."""
+    from .graphs import GraphParams, neighbor_edges, reference_edges
+
+    params = GraphParams(cutoff=cutoff, max_neighbors=max_neighbors)
+    ours, t_ours = _timed(lambda: [neighbor_edges(s, params) for s in structures])
+    reference, t_ref = _timed(lambda: [reference_edges(s, params) for s in structures])
+    worst, n_edge_set_mismatch = 0.0, 0
+    for fast, slow in zip(ours, reference):
+        fast_map = {(int(j), int(i), tuple(map(int, im))): d
+                    for j, i, im, d in zip(fast.src, fast.dst, fast.image, fast.dist)}
+        slow_map = {(j, i, im): d for j, i, im, d in slow}
+        if fast_map.keys() != slow_map.keys():
+            n_edge_set_mismatch += 1
+            continue
+        worst = max(worst, max(abs(fast_map[k] - slow_map[k]) for k in slow_map))
+    return {"name": f"neighbours top-{max_neighbors} < {cutoff} A ({len(structures)} structures)",
+            "time": t_ours, "reference_time": t_ref, "ratio": t_ref / t_ours,
+            "max_difference": worst, "difference_kind": "A",
+            "edge_set_mismatch": n_edge_set_mismatch}
+
+
+def compare_line_graph(structures: Sequence, backtracking: bool = True) -> dict:
+    """Time :func:`line_graph_pairs` against the naive loop over bond pairs; compare cosines."""
+    from .graphs import line_graph_pairs, neighbor_edges, reference_line_graph
+
+    edges = [neighbor_edges(s) for s in structures]
+    as_tuples = [[(int(j), int(i), tuple(map(int, im))) for j, i, im in zip(e.src, e.dst, e.image)]
+                 for e in edges]
+    ours, t_ours = _timed(lambda: [line_graph_pairs(e, backtracking) for e in edges])
+    reference, t_ref = _timed(lambda: [reference_line_graph(s, t, backtracking)
+                                       for s, t in zip(structures, as_tuples)])
+    worst, n_pair_mismatch = 0.0, 0
+    for (e1, e2, cos), slow in zip(ours, reference):
+        fast_map = {(int(a), int(b)): c for a, b, c in zip(e1, e2, cos)}
+        slow_map = {(a, b): c for a, b, c in slow}
+        if fast_map.keys() != slow_map.keys():
+            n_pair_mismatch += 1
+            continue
+        worst = max(worst, max((abs(fast_map[k] - slow_map[k]) for k in slow_map), default=0.0))
+    return {"name": f"line graph angles ({len(structures)} structures)",
+            "time": t_ours, "reference_time": t_ref, "ratio": t_ref / t_ours,
+            "max_difference": worst, "difference_kind": "cosine",
+            "pair_set_mismatch": n_pair_mismatch}
+
+
+def _rss_kib(field: str) -> int | None:
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def graph_memory(df, line_graph: bool) -> dict:
+    """Build the graph dataset of ``df`` (no cache) and report its size and peak memory.
+
+    The peak is the rise of the process's peak resident memory while building (Linux:
+    the peak is reset first through ``/proc/self/clear_refs``; elsewhere it is not measured).
+    """
+    import torch
+
+    from .graphs import graph_dataset
+
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        before = _rss_kib("VmRSS")
+    except OSError:
+        before = None
+    graphs, seconds = _timed(graph_dataset, df, line_graph=line_graph, cache=False)
+    peak = _rss_kib("VmHWM") if before is not None else None
+    tensor_bytes = sum(v.numel() * v.element_size() for g in graphs for v in g.values()
+                       if isinstance(v, torch.Tensor))
+    return {"name": f"graph dataset{' + line graph' if line_graph else ''} ({len(df)} materials)",
+            "time": seconds, "n_edges": sum(g.num_edges for g in graphs),
+            "n_pairs": sum(g.lg_edge_index.size(1) for g in graphs) if line_graph else 0,
+            "tensor_mib": tensor_bytes / 2**20,
+            "peak_rise_mib": None if peak is None else (peak - before) / 1024}
+
+
+def _print_rows(rows: list[dict]) -> None:
+    print(f"{'comparison':<52} {'ours s':>8} {'ref s':>8} {'ratio':>7}  max difference")
+    for row in rows:
+        extra = {k: v for k, v in row.items() if k.endswith("mismatch")}
+        print(f"{row['name']:<52} {row['time']:>8.3f} {row['reference_time']:>8.3f} "
+              f"{row['ratio']:>7.1f}  {row['max_difference']:.2e} ({row['difference_kind']}) "
+              + " ".join(f"{k}={v}" for k, v in extra.items()))
+
+
+def features(n_materials: int | None = None, n_neighbor_reference: int = 1000,
+             n_line_graph_reference: int = 40, profile: str = "book") -> list[dict]:
+    """Composition features, neighbour lists and line graphs against their references.
+
+    Args:
+        n_materials: materials for the composition comparison (None: the whole sample).
+        n_neighbor_reference: structures for the (slow) ``get_all_neighbors`` reference.
+        n_line_graph_reference: structures (<= 8 sites) for the naive line-graph loop.
+        profile: profile whose data set gives the graph-dataset timing and memory.
+    """
+    from .config import get_profile
+    from .data import load_dataset, load_mp_sample, subsample
+    from .graphs import build_graphs
+
+    sample = subsample(load_mp_sample(), n_materials)
+    structures = list(sample["structure"])
+    step = max(1, len(structures) // n_neighbor_reference)
+    small = [s for s in structures if len(s) <= 8]
+    small = small[::max(1, len(small) // n_line_graph_reference)][:n_line_graph_reference]
+    memory_df = load_dataset(get_profile(profile))
+    memory = [graph_memory(memory_df, line_graph=False), graph_memory(memory_df, line_graph=True)]
+    compositions = [s.composition for s in structures]
+    rows = [compare_composition(compositions, "magpie"),
+            compare_composition(compositions, "ward2016"),
+            compare_neighbors(structures[::step][:n_neighbor_reference]),
+            compare_line_graph(small)]
+    _, t_all = _timed(build_graphs, structures)
+    _, t_all_lg = _timed(build_graphs, structures, line_graph=True)
+    _print_rows(rows)
+    print(f"build_graphs, all {len(structures)} structures: {t_all:.2f} s "
+          f"({t_all_lg:.2f} s with line graphs)")
+    for m in memory:
+        peak = "n/a" if m["peak_rise_mib"] is None else f"{m['peak_rise_mib']:.0f} MiB"
+        print(f"{m['name']} [{profile}]: {m['time']:.2f} s, {m['n_edges']} edges, "
+              f"{m['n_pairs']} angle pairs, tensors {m['tensor_mib']:.0f} MiB, "
+              f"peak RSS rise {peak}")
+    for row in rows:
+        print(f"ratio {row['name']}: {row['ratio']:.1f}x")
+    return rows + memory
+
+
+BENCHMARKS: dict[str, Callable[..., object]] = {"features": features}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: ``python -m hybridlib.bench NAME [--n N]``."""
+    parser = argparse.ArgumentParser(prog="python -m hybridlib.bench", description=__doc__)
+    parser.add_argument("name", choices=sorted(BENCHMARKS), help="benchmark to run")
+    parser.add_argument("--n", type=int, default=None,
+                        help="materials to use (default: the whole sample)")
+    args = parser.parse_args(argv)
+    BENCHMARKS[args.name](args.n)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Building blocks shared by the experiment runners: data, graphs, training, predictions.
+
+Every runner follows the same recipe: :func:`load_frame` (the profile's data set, with the
+training split limited for learning curves) -> features or :func:`graph_splits` -> fit on
+``train``, stop early on ``val`` -> :func:`predictions_frame` for ``val`` and ``test``.
+:func:`fit_graph_model` is that recipe for any torch graph model.
+
+Introduced in: chapter 5.1.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..config import Profile
+from ..train import FitResult, TrainConfig, fit
+from . import TRAIN_SIZE_KEY, Outcome, active_frame, checkpoint_dir
+
+__all__ = ["SPLITS", "load_frame", "resolve_targets", "split_frames", "composition_matrix",
+           "graph_splits", "predictions_frame", "fit_graph_model"]
+
+SPLITS = ("train", "val", "test")
+
+
+def load_frame(profile: Profile) -> pd.DataFrame:
+    """The profile's data set; ``profile.extra["train_size"]`` keeps a nested subset of train.
+
+    Inside :func:`hybridlib.experiments.using_frame` the table given there replaces the data set.
+
+    Raises:
+        ValueError: the requested training size exceeds the training split.
+    """
+    from ..data import load_dataset, subsample
+
+    frame = active_frame()
+    df = load_dataset(profile) if frame is None else frame[0]
+    size = profile.extra.get(TRAIN_SIZE_KEY)
+    if size is None:
+        return df
+    train = df[df["split"] == "train"]
+    if size > len(train):
+        raise ValueError(f"train_size={size} exceeds the {len(train)} training materials of "
+                         f"profile {profile.name!r}")
+    keep = set(subsample(train, int(size), profile.seed)["material_id"])
+    return df[(df["split"] != "train") | df["material_id"].isin(keep)].reset_index(drop=True)
+
+
+def resolve_targets(targets: Sequence[str]) -> tuple[str, ...]:
+    """The targets an experiment predicts: its own, or the task's under ``using_frame``.
+
+    Under :func:`hybridlib.experiments.using_frame`, targets the table has are kept; a
+    single-target experiment on a table with one other target predicts that one (CGCNN on
+    ``matbench_mp_gap`` predicts the band gap).
+
+    Raises:
+        ValueError: a multi-target experiment on a table lacking some of its targets.
+    """
+    frame = active_frame()
+    if frame is None or set(targets) <= set(frame[1]):
+        return tuple(targets)
+    if len(targets) == 1 and len(frame[1]) == 1:
+        return frame[1]
+    raise ValueError(f"this experiment predicts {list(targets)}, but the table provides only "
+                     f"{list(frame[1])}")
+
+
+def split_frames(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``{"train", "val", "test"}`` -> the rows of that split (each non-empty)."""
+    frames = {s: df[df["split"] == s].reset_index(drop=True) for s in SPLITS}
+    empty = [s for s, f in frames.items() if f.empty]
+    if empty:
+        raise ValueError(f"splits {empty} are empty; the data set is too small")
+    return frames
+
+
+def composition_matrix(df: pd.DataFrame, preset: str = "magpie", *,
+                       impute_nan: bool = False) -> np.ndarray:
+    """Composition features ``(n, D)`` of ``df`` (cached); NaN kept unless ``impute_nan``."""
+    from ..features import featurize_frame
+
+    return featurize_frame(df, preset, impute_nan=impute_nan)
+
+
+def graph_splits(frames: dict[str, pd.DataFrame], targets: Sequence[str], *,
+                 profile: Profile | None = None, comp_preset: str | None = None,
+                 line_graph: bool = False) -> dict[str, list]:
+    """Crystal graphs of every split, with targets ``y`` and optionally composition ``comp``.
+
+    ``comp`` holds the raw features (NaN where element data are missing); fusion models
+    standardize and impute them with training-set statistics. Graph settings come from
+    ``profile.extra["graph"]`` when present (CGCNN's 8 Å / 12 neighbours otherwise).
+    """
+    from ..graphs import graph_dataset
+
+    return {split: graph_dataset(
+        frame, profile, line_graph=line_graph, targets=list(targets),
+        comp=None if comp_preset is None else composition_matrix(frame, comp_preset))
+        for split, frame in frames.items()}
+
+
+def predictions_frame(frames: dict[str, pd.DataFrame], predictions: dict[str, np.ndarray],
+                      targets: Sequence[str],
+                      columns: dict[str, dict[str, np.ndarray]] | None = None) -> pd.DataFrame:
+    """Table of predictions in the registry's layout.
+
+    Args:
+        frames: split -> rows (``material_id`` and target columns).
+        predictions: split -> array ``(n, T)`` (or ``(n,)`` for one target); the splits
+            given (``"val"`` and ``"test"``, plus ``"train"`` for in-sample fits) are kept,
+            in the order train, val, test.
+        targets: target names, in column order of the predictions.
+        columns: extra columns, name -> split -> array (e.g. each source model's prediction).
+
+    Returns:
+        ``material_id, split, <target>, <target>_pred, ...``.
+    """
+    parts = []
+    for split in (s for s in SPLITS if s in predictions):
+        frame = frames[split]
+        pred = np.asarray(predictions[split], dtype=float).reshape(len(frame), len(targets))
+        part = pd.DataFrame({"material_id": frame["material_id"].astype(str).to_numpy(),
+                             "split": split})
+        for t, target in enumerate(targets):
+            part[target] = frame[target].to_numpy(dtype=float)
+            part[f"{target}_pred"] = pred[:, t]
+        for name, by_split in (columns or {}).items():
+            part[name] = np.asarray(by_split[split], dtype=float)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def fit_graph_model(profile: Profile, build_model: Callable[[list], nn.Module],
+                    targets: Sequence[str] = ("e_form",), *, comp_preset: str | None = None,
+                    line_graph: bool = False, loss: str = "l1",
+                    weighting: nn.Module | None = None, train_predictions: bool = False,
+                    columns: Callable[[nn.Module, list], dict[str, np.ndarray]] | None = None,
+                    **train_overrides) -> tuple[Outcome, FitResult]:
+    """Train a graph model on the profile's data and predict val and test.
+
+    Args:
+        profile: sizes, budget and seed.
+        build_model: called with the training graphs (e.g. for composition statistics)
+            after seeding torch with ``profile.seed``; returns the untrained model.
+        targets: target columns, in the model's output order.
+        comp_preset: attach composition features (``"magpie"``) as ``graph.comp``.
+        line_graph: build the ALIGNN line graph too.
+        loss, weighting: passed to :func:`hybridlib.train.fit`.
+        train_predictions: also store the in-sample predictions of the training split.
+        columns: ``columns(model, graphs) -> {name: (n,) array}`` adds per-material columns
+            (e.g. attention weights) for each stored split.
+        train_overrides: :class:`~hybridlib.train.TrainConfig` fields to change.
+
+    Returns:
+        The :class:`Outcome` (predictions, fitting time, history, best epoch) and the
+        :class:`~hybridlib.train.FitResult`.
+    """
+    targets = resolve_targets(targets)
+    frames = split_frames(load_frame(profile))
+    graphs = graph_splits(frames, targets, profile=profile, comp_preset=comp_preset,
+                          line_graph=line_graph)
+    torch.manual_seed(profile.seed)
+    model = build_model(graphs["train"])
+    config = TrainConfig.from_profile(profile, **train_overrides)
+    result = fit(model, graphs["train"], graphs["val"], config, weighting=weighting, loss=loss,
+                 checkpoint_dir=checkpoint_dir())
+    splits = ("train", "val", "test") if train_predictions else ("val", "test")
+    predictions = {s: result.predict(graphs[s]) for s in splits}
+    extra_columns: dict[str, dict[str, np.ndarray]] = {}
+    if columns is not None:
+        with torch.no_grad():
+            for split in splits:
+                for name, values in columns(result.model, graphs[split]).items():
+                    extra_columns.setdefault(name, {})[split] = values
+    outcome = Outcome(
+        predictions=predictions_frame(frames, predictions, targets, extra_columns),
+        train_seconds=result.train_seconds,
+        extra={"history": result.history, "best_epoch": result.best_epoch,
+               "n_train": len(graphs["train"]), "epochs_run": len(result.history),
+               "seconds_per_epoch": result.train_seconds / max(len(result.history), 1)})
+    return outcome, result

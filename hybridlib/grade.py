@@ -1,0 +1,12 @@
+"""``python -m hybridlib.grade SUBMISSIONS/ --out grades.csv``: grade submitted notebooks.
+
+Same as ``python -m hybridlib.grading grade ...``; see :mod:`hybridlib.grading` for the options.
+"""
+from __future__ import annotations
+
+import sys
+
+from .grading import main
+
+if __name__ == "__main__":
+    sys.exit(main(["grade", *sys.argv[1:]]))

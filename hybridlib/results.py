@@ -1,0 +1,212 @@
+"""Run registry: every trained model's metrics and predictions, keyed by what produced them.
+
+A run is stored under ``<root>/<experiment>/<key>.npz`` where ``key`` hashes the experiment
+name, every profile field, a fingerprint of the data and the version of the code the
+experiment depends on (a hash of those ``hybridlib`` source files). Asking again for the same
+key returns the stored run at once; a changed profile, data file or source file gives a new
+key, hence a new training run. The file holds the predictions table and a JSON description;
+it is written atomically with a sha256 sidecar (:mod:`hybridlib.cache`), so a truncated,
+altered or undecodable entry is detected, reported and rebuilt.
+
+Introduced in: chapter 5.1.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from . import cache
+from .config import Profile, get_profile
+
+__all__ = ["Run", "Registry", "code_version", "data_fingerprint", "run_key", "resolve_profile"]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Run:
+    """One finished experiment.
+
+    Attributes:
+        name: experiment name (e.g. ``"cgcnn"``).
+        profile: the profile it ran with.
+        metrics: test metrics per target, ``{"e_form": {"mae", "rmse", "r2", "n"}}``.
+        train_seconds: training wall time (for composite runs: their own fitting time).
+        predictions: one row per material and split in ``{"val", "test"}`` (base models
+            whose in-sample fit is studied also store ``"train"`` rows): ``material_id,
+            split`` and, per target, the true value ``<target>`` and ``<target>_pred``
+            (experiments may add columns, e.g. each source model's prediction).
+        extra: JSON-serialisable details (validation metrics, chosen weights, curves...).
+        key: registry key of the run.
+    """
+
+    name: str
+    profile: Profile
+    metrics: dict
+    train_seconds: float
+    predictions: pd.DataFrame
+    extra: dict = field(default_factory=dict)
+    key: str = ""
+
+    @property
+    def targets(self) -> list[str]:
+        """Targets that have a ``<target>_pred`` column."""
+        return [c[: -len("_pred")] for c in self.predictions.columns if c.endswith("_pred")
+                and c[: -len("_pred")] in self.predictions.columns]
+
+    def arrays(self, target: str, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+        """``(y_true, y_pred)`` of one target on one split, in the stored row order."""
+        if f"{target}_pred" not in self.predictions:
+            raise KeyError(f"run {self.name!r} has no predictions for {target!r}; "
+                           f"it has {self.targets}")
+        part = self.predictions[self.predictions["split"] == split]
+        if part.empty:
+            raise KeyError(f"run {self.name!r} has no rows in split {split!r}")
+        return part[target].to_numpy(float), part[f"{target}_pred"].to_numpy(float)
+
+
+# ---------------------------------------------------------------------- key parts
+
+def _module_files(module: str) -> list[Path]:
+    """Source files of a ``hybridlib`` module (``"train"``, ``"models.cgcnn"``, ``"features"``)."""
+    base = PACKAGE_DIR.joinpath(*module.split("."))
+    if base.is_dir():
+        return sorted(base.rglob("*.py"))
+    return [base.with_suffix(".py")]
+
+
+def code_version(modules: Iterable[str] | None = None) -> str:
+    """Hash of the source of the given ``hybridlib`` modules (default: the whole package).
+
+    A module that does not exist (yet) contributes its name, so adding it changes the hash.
+    """
+    files = sorted(PACKAGE_DIR.rglob("*.py")) if modules is None else sorted(
+        {f for m in modules for f in _module_files(m)})
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()[:16]
+
+
+_FILE_DIGESTS: dict[tuple, str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    memo = (str(path), stat.st_size, stat.st_mtime_ns)
+    if memo not in _FILE_DIGESTS:
+        _FILE_DIGESTS[memo] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return _FILE_DIGESTS[memo]
+
+
+def data_fingerprint(source: str | None = None) -> str:
+    """Fingerprint of the data :func:`hybridlib.data.load_dataset` reads.
+
+    The offline sample is identified by the sha256 of its file (memoised by size and
+    mtime, so a registry hit never parses it); Matbench by its task names, whose data are
+    fixed by the benchmark.
+    """
+    from . import data
+
+    sample = data.data_dir() / data.SAMPLE_FILE
+    source = source or os.environ.get("HYBRIDLIB_SOURCE") or (
+        "sample" if sample.is_file() else "matbench")
+    if source == "sample":
+        return cache.fingerprint("sample", _file_digest(sample))
+    return cache.fingerprint("matbench", sorted(data.MATBENCH_TASKS))
+
+
+def run_key(name: str, profile: Profile, data_fp: str, code: str,
+            requires: Iterable[str] = ()) -> str:
+    """Registry key of a run: hash of everything that determines its result."""
+    return cache.fingerprint(FORMAT_VERSION, name, profile.as_dict(), data_fp, code,
+                             sorted(requires), length=20)
+
+
+# ---------------------------------------------------------------------- storage
+
+def _encode(run: Run) -> dict[str, np.ndarray]:
+    columns = list(run.predictions.columns)
+    arrays = {}
+    for i, column in enumerate(columns):
+        values = run.predictions[column]
+        arrays[f"c{i}"] = (values.to_numpy(dtype=float) if pd.api.types.is_numeric_dtype(values)
+                           else values.astype(str).to_numpy(dtype=str))
+    meta = {"name": run.name, "profile": run.profile.as_dict(), "metrics": run.metrics,
+            "train_seconds": run.train_seconds, "extra": run.extra, "key": run.key,
+            "columns": columns, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    arrays["meta"] = np.array(json.dumps(meta, allow_nan=True))
+    return arrays
+
+
+def _decode(arrays: dict[str, np.ndarray], path: Path) -> Run:
+    try:
+        meta = json.loads(str(arrays["meta"]))
+        frame = pd.DataFrame({c: arrays[f"c{i}"] for i, c in enumerate(meta["columns"])})
+        profile = meta["profile"]
+        profile["learning_curve_sizes"] = tuple(profile["learning_curve_sizes"])
+        return Run(name=meta["name"], profile=Profile(**profile), metrics=meta["metrics"],
+                   train_seconds=float(meta["train_seconds"]), predictions=frame,
+                   extra=meta["extra"], key=meta["key"])
+    except (KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise cache.CacheCorruptedError(f"run file {path} has an unreadable description: "
+                                        f"{type(exc).__name__}: {exc}") from exc
+
+
+class Registry:
+    """Runs on disk under ``root`` (default ``hybridlib.data.cache_dir() / "runs"``)."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        if root is None:
+            from .data import cache_dir
+
+            root = cache_dir() / "runs"
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r})"
+
+    def path(self, name: str, key: str) -> Path:
+        """File of the run ``name`` with key ``key``."""
+        return self.root / name / f"{key}.npz"
+
+    def load(self, name: str, key: str) -> Run:
+        """The stored run; ``FileNotFoundError`` if absent, ``CacheCorruptedError`` if damaged."""
+        path = self.path(name, key)
+        if not path.exists():
+            raise FileNotFoundError(f"no stored run {name!r} with key {key}")
+        return _decode(cache.load_arrays(path), path)
+
+    def save(self, run: Run) -> Path:
+        """Store ``run`` (atomically, with a checksum) under its name and key."""
+        if not run.key:
+            raise ValueError("a run needs its registry key before it is stored")
+        path = self.path(run.name, run.key)
+        cache.save_arrays(path, **_encode(run))
+        return path
+
+    def get_or_create(self, name: str, key: str, build: Callable[[], Run]) -> Run:
+        """The stored run ``(name, key)``; built and stored on a miss or a damaged entry."""
+        path = self.path(name, key)
+        return cache.cached(path, build, save=lambda _path, run: self.save(run),
+                            load=lambda p: _decode(cache.load_arrays(p), p))
+
+    def entries(self, name: str | None = None) -> list[Path]:
+        """Files of the stored runs (of one experiment, or of all)."""
+        pattern = f"{name}/*.npz" if name else "*/*.npz"
+        return sorted(self.root.glob(pattern))
+
+
+def resolve_profile(profile: Profile | str | None) -> Profile:
+    """A :class:`~hybridlib.config.Profile` from a profile, its name or ``None`` (env)."""
+    return profile if isinstance(profile, Profile) else get_profile(profile)

@@ -1,0 +1,54 @@
+"""Benchmark functions return well-formed comparisons on tiny real inputs (no timing asserts)."""
+from __future__ import annotations
+
+import pytest
+
+from hybridlib import bench
+
+
+@pytest.fixture(scope="module")
+def tiny(mp_small):
+    return mp_small.iloc[:8]
+
+
+def _check_comparison(row: dict) -> None:
+    assert {"name", "time", "reference_time", "ratio", "max_difference"} <= row.keys()
+    assert row["time"] > 0 and row["reference_time"] > 0
+    assert row["ratio"] == pytest.approx(row["reference_time"] / row["time"])
+
+
+@pytest.mark.parametrize("preset", ["magpie", "ward2016"])
+def test_compare_composition(tiny, preset):
+    row = bench.compare_composition([s.composition for s in tiny["structure"]], preset)
+    _check_comparison(row)
+    assert row["max_difference"] <= 1e-9 and row["nan_mismatch"] == 0
+    assert preset in row["name"] and "8 materials" in row["name"]
+
+
+def test_compare_neighbors_and_line_graph(tiny):
+    structures = sorted(tiny["structure"], key=len)[:3]
+    neighbours = bench.compare_neighbors(structures)
+    _check_comparison(neighbours)
+    assert neighbours["edge_set_mismatch"] == 0 and neighbours["max_difference"] < 1e-9
+    angles = bench.compare_line_graph(structures[:2])
+    _check_comparison(angles)
+    assert angles["pair_set_mismatch"] == 0 and angles["max_difference"] < 1e-9
+
+
+def test_graph_memory_reports_sizes(tiny):
+    plain = bench.graph_memory(tiny, line_graph=False)
+    with_angles = bench.graph_memory(tiny, line_graph=True)
+    assert plain["n_edges"] == with_angles["n_edges"] >= 12 * tiny["n_sites"].sum()
+    assert plain["n_pairs"] == 0 < with_angles["n_pairs"]
+    assert 0 < plain["tensor_mib"] < with_angles["tensor_mib"]
+
+
+def test_relative_difference_and_registry():
+    import numpy as np
+
+    a, b = np.array([1.0, 2.0, np.nan, 0.0]), np.array([1.0, 2.2, np.nan, 0.0])
+    assert bench._max_relative_difference(a, b) == pytest.approx(0.2 / 2.2)
+    assert bench._max_relative_difference(a, a) == 0.0
+    assert "features" in bench.BENCHMARKS
+    with pytest.raises(SystemExit):
+        bench.main(["no-such-benchmark"])

@@ -1,0 +1,221 @@
+"""Crystal graphs equal a straightforward neighbour search; line-graph angles equal a naive loop."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Lattice, Structure
+from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
+
+from hybridlib import graphs
+from hybridlib.graphs import (AngleExpansion, GaussianExpansion, GraphParams, IsolatedAtomError,
+                              RBFExpansion, build_graphs, crystal_graph, graph_dataset,
+                              line_graph_pairs, neighbor_edges, reference_edges,
+                              reference_line_graph)
+
+
+@pytest.fixture(scope="module")
+def structures(mp_sample):
+    """204 real structures spread over the sample (every 50th)."""
+    return list(mp_sample["structure"].iloc[::50])
+
+
+@pytest.fixture(scope="module")
+def small_structures(structures):
+    """A dozen real structures with at most 6 sites (the naive line graph is quadratic)."""
+    return [s for s in structures if len(s) <= 6][:12]
+
+
+def _edge_map(edges) -> dict:
+    return {(int(j), int(i), tuple(map(int, image))): d
+            for j, i, image, d in zip(edges.src, edges.dst, edges.image, edges.dist)}
+
+
+def _as_tuples(edges) -> list[tuple]:
+    return [(int(j), int(i), tuple(map(int, image)))
+            for j, i, image in zip(edges.src, edges.dst, edges.image)]
+
+
+def test_edges_equal_get_all_neighbors_reference(structures):
+    assert len(structures) >= 200
+    for structure in structures:
+        fast = _edge_map(neighbor_edges(structure))
+        slow = {(j, i, image): d for j, i, image, d in reference_edges(structure)}
+        assert fast.keys() == slow.keys(), structure.composition.reduced_formula
+        np.testing.assert_allclose([fast[k] for k in slow], list(slow.values()), atol=1e-9)
+
+
+def test_edge_vectors_follow_the_contract(structures):
+    structure = structures[3]
+    graph = crystal_graph(structure)
+    src, dst = graph.edge_index
+    edges = neighbor_edges(structure)
+    cart = torch.tensor(structure.cart_coords)
+    shift = torch.tensor(edges.image, dtype=torch.float64) @ torch.tensor(structure.lattice.matrix)
+    expected = cart[src] + shift - cart[dst]
+    torch.testing.assert_close(graph.edge_vec, expected.float())
+    torch.testing.assert_close(graph.edge_dist, graph.edge_vec.norm(dim=1))
+    assert graph.z.tolist() == list(structure.atomic_numbers) and graph.num_nodes == len(structure)
+    assert graph.edge_index.dtype == torch.long and (graph.edge_dist <= 8.0).all()
+    # every centre has at least 12 incoming edges (the sample's cells are dense enough)
+    assert torch.bincount(dst, minlength=len(structure)).min() >= 12
+
+
+def test_ties_at_the_kth_neighbour_are_kept():
+    simple_cubic = Structure(Lattice.cubic(3.0), ["Po"], [[0, 0, 0]])
+    edges = neighbor_edges(simple_cubic)  # 6 at 3 A, then 12 at 4.24 A: the 12th is a tie
+    assert Counter(np.round(edges.dist, 6)) == {3.0: 6, round(3 * 2**0.5, 6): 12}
+    assert len(neighbor_edges(simple_cubic, GraphParams(max_neighbors=6)).src) == 6
+    assert len(neighbor_edges(simple_cubic, GraphParams(max_neighbors=7)).src) == 18
+
+
+def test_atom_permutation_gives_the_same_edges(structures):
+    structure = structures[10]
+    order = np.random.default_rng(0).permutation(len(structure))
+    permuted = Structure.from_sites([structure[i] for i in order])
+    position = np.argsort(order)  # old index -> new index
+    original = _edge_map(neighbor_edges(structure))
+    moved = _edge_map(neighbor_edges(permuted))
+    relabelled = {(int(position[j]), int(position[i]), image): d
+                  for (j, i, image), d in original.items()}
+    assert moved.keys() == relabelled.keys()
+    np.testing.assert_allclose([moved[k] for k in relabelled], list(relabelled.values()),
+                               atol=1e-9)
+
+
+def test_translation_keeps_distances(structures):
+    structure = structures[20]
+    shifted = structure.copy()
+    shifted.translate_sites(range(len(shifted)), [0.31, -0.17, 0.52], to_unit_cell=True)
+    wrapped = structure.copy()
+    wrapped.translate_sites([0], [1, 0, -2], to_unit_cell=False)  # one atom, by a lattice vector
+    reference = neighbor_edges(structure)
+    for other in (shifted, wrapped):
+        edges = neighbor_edges(other)
+        for centre in range(len(structure)):
+            np.testing.assert_allclose(np.sort(edges.dist[edges.dst == centre]),
+                                       np.sort(reference.dist[reference.dst == centre]), atol=1e-8)
+
+
+@pytest.mark.parametrize("backtracking", [True, False])
+def test_line_graph_angles_equal_naive_loop(small_structures, backtracking):
+    assert len(small_structures) >= 8
+    for structure in small_structures:
+        edges = neighbor_edges(structure)
+        e1, e2, cos = line_graph_pairs(edges, backtracking)
+        assert (edges.dst[e1] == edges.src[e2]).all()
+        naive = reference_line_graph(structure, _as_tuples(edges), backtracking)
+        fast = {(int(a), int(b)): c for a, b, c in zip(e1, e2, cos)}
+        assert fast.keys() == {(a, b) for a, b, _ in naive} and len(fast) == len(naive)
+        np.testing.assert_allclose([fast[(a, b)] for a, b, _ in naive], [c for *_, c in naive],
+                                   atol=1e-12)
+
+
+def test_backtracking_pairs_are_exactly_the_reversed_bonds(small_structures):
+    edges = neighbor_edges(small_structures[0])
+    with_back = set(zip(*line_graph_pairs(edges, True)[:2]))
+    without = set(zip(*line_graph_pairs(edges, False)[:2]))
+    dropped = with_back - without
+    index = {key: e for e, key in enumerate(_as_tuples(edges))}
+    reverse = {(e, index[(i, j, tuple(-x for x in image))])
+               for e, (j, i, image) in enumerate(_as_tuples(edges))
+               if (i, j, tuple(-x for x in image)) in index}
+    assert without < with_back and dropped == reverse
+    cos = dict(zip(zip(*line_graph_pairs(edges, True)[:2]), line_graph_pairs(edges, True)[2]))
+    assert all(cos[pair] == pytest.approx(1.0) for pair in dropped)
+
+
+def test_batching_offsets_both_graphs(small_structures):
+    chosen = small_structures[:3]
+    singles = build_graphs(chosen, line_graph=True, targets=np.arange(6.0).reshape(3, 2),
+                           comp=np.ones((3, 4)), ids=["a", "b", "c"])
+    batch = next(iter(DataLoader(singles, batch_size=3, shuffle=False)))
+    assert batch.y.shape == (3, 2) and batch.comp.shape == (3, 4)
+    assert batch.material_id == ["a", "b", "c"]
+    node_offset = edge_offset = pair_offset = 0
+    for graph in singles:
+        n_edges, n_pairs = graph.edge_index.size(1), graph.lg_edge_index.size(1)
+        torch.testing.assert_close(batch.edge_index[:, edge_offset:edge_offset + n_edges],
+                                   graph.edge_index + node_offset)
+        torch.testing.assert_close(batch.lg_edge_index[:, pair_offset:pair_offset + n_pairs],
+                                   graph.lg_edge_index + edge_offset)
+        node_offset, edge_offset, pair_offset = (node_offset + graph.num_nodes,
+                                                 edge_offset + n_edges, pair_offset + n_pairs)
+    # the batched cosines still follow from the batched bond vectors
+    e1, e2 = batch.lg_edge_index
+    v1, v2 = batch.edge_vec[e1].double(), batch.edge_vec[e2].double()
+    cos = -(v1 * v2).sum(1) / (v1.norm(dim=1) * v2.norm(dim=1))
+    torch.testing.assert_close(cos.clamp(-1, 1).float(), batch.angle_cos, atol=1e-5, rtol=0)
+    assert (batch.edge_index[1].bincount() >= 1).all()
+    torch.testing.assert_close(Batch.from_data_list(singles).lg_edge_index, batch.lg_edge_index)
+
+
+def test_isolated_atoms_grow_the_cutoff_then_fail():
+    pair = Structure(Lattice.cubic(25.0), ["Ar", "Ar"], [[0, 0, 0], [0.4, 0, 0]])  # 10 A apart
+    edges = neighbor_edges(pair)
+    assert edges.cutoff == pytest.approx(12.0) and set(edges.dist.round(6)) == {10.0}
+    lone = Structure(Lattice.cubic(30.0), ["He"], [[0, 0, 0]])
+    with pytest.raises(IsolatedAtomError, match=r"'mp-lonely'.*atom 0 \(He\).*16.0 A"):
+        build_graphs([lone], ids=["mp-lonely"])
+    assert len(neighbor_edges(lone, GraphParams(max_cutoff=31.0)).src) == 6
+
+
+def test_bad_inputs_raise(small_structures):
+    with pytest.raises(ValueError, match="targets has 1 rows for 2"):
+        build_graphs(small_structures[:2], targets=[1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        build_graphs(small_structures[:2], targets=[1.0, float("nan")], ids=["x", "y"])
+    with pytest.raises(ValueError, match="max_cutoff"):
+        GraphParams(cutoff=20.0)
+    with pytest.raises(ValueError, match="no sites"):
+        neighbor_edges(Structure(Lattice.cubic(3.0), [], []))
+
+
+def test_expansions():
+    gaussian = GaussianExpansion()
+    assert gaussian.out_features == 41
+    d = torch.tensor([0.0, 1.3, 8.0])
+    expected = torch.exp(-(d[:, None] - torch.arange(41) * 0.2) ** 2 / 0.2**2)
+    torch.testing.assert_close(gaussian(d), expected)
+    angle = AngleExpansion()
+    assert angle.out_features == 40 and angle.gamma == pytest.approx(39 / 2)
+    out = angle(torch.tensor([-1.0, 1.0]))
+    assert out.shape == (2, 40) and out[0, 0] == 1.0 and out[1, -1] == 1.0
+    assert RBFExpansion(0.0, 8.0, 80).gamma == pytest.approx(79 / 8)
+    assert "41 centres" in repr(gaussian)
+    with pytest.raises(ValueError):
+        GaussianExpansion(step=0.0)
+
+
+def test_graph_dataset_cache_roundtrip_and_corruption(mp_small, monkeypatch, tmp_path):
+    df = mp_small.iloc[:12]
+    comp = np.random.default_rng(0).normal(size=(12, 5))
+    built = graph_dataset(df, line_graph=True, targets=("e_form", "band_gap"), comp=comp)
+    files = list((tmp_path / "cache" / "graphs").glob("*.pt"))
+    assert len(files) == 1
+
+    def fail(*args, **kwargs):
+        raise AssertionError("graphs were rebuilt although cached")
+
+    monkeypatch.setattr(graphs, "build_graphs", fail)
+    loaded = graph_dataset(df, line_graph=True, targets=("e_form", "band_gap"), comp=comp)
+    monkeypatch.undo()
+    monkeypatch.setenv("HYBRIDLIB_CACHE_DIR", str(tmp_path / "cache"))
+    assert len(loaded) == 12
+    for a, b in zip(built, loaded):
+        assert a.keys() == b.keys() and a.material_id == b.material_id
+        for key in ("z", "edge_index", "edge_vec", "edge_dist", "lg_edge_index", "angle_cos",
+                    "y", "comp"):
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    torch.testing.assert_close(built[0].y, torch.tensor(
+        [[df["e_form"].iat[0], df["band_gap"].iat[0]]], dtype=torch.float32))
+    torch.testing.assert_close(built[3].comp, torch.from_numpy(comp[3:4]).float())
+    files[0].write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="checksum"):
+        rebuilt = graph_dataset(df, line_graph=True, targets=("e_form", "band_gap"), comp=comp)
+    torch.testing.assert_close(rebuilt[5].angle_cos, built[5].angle_cos)
+    graph_dataset(df, GraphParams(max_neighbors=8), targets=("e_form",))
+    assert len(list((tmp_path / "cache" / "graphs").glob("*.pt"))) == 2

@@ -1,0 +1,208 @@
+"""The book's figures: Japanese labels that render (no missing glyphs), values drawn as given."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+import warnings
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from pymatgen.core import Lattice, Structure
+from torch_geometric.data import Data
+
+from hybridlib import plots
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def _texts(fig: Figure) -> list[str]:
+    return [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+
+
+def _render(fig: Figure) -> list[str]:
+    """Save to PNG in memory; return the warnings matplotlib raised while drawing."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(buffer, format="png")
+    assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    return [str(w.message) for w in caught]
+
+
+def _periodic_graph(structure: Structure, cutoff: float) -> Data:
+    """A crystal graph with its line graph, following the book's data contract."""
+    centre, neighbour, images, dist = structure.get_neighbor_list(cutoff)
+    cart = structure.cart_coords
+    vec = cart[neighbour] + images @ structure.lattice.matrix - cart[centre]
+    edge_index = np.vstack([neighbour, centre])
+    pairs = [(e1, e2) for e1 in range(len(centre)) for e2 in np.flatnonzero(neighbour == centre[e1])]
+    lg = np.array(pairs).T
+    cos = np.einsum("ij,ij->i", -vec[lg[0]], vec[lg[1]]) / (dist[lg[0]] * dist[lg[1]])
+    return Data(z=torch.tensor(structure.atomic_numbers), num_nodes=len(structure),
+                edge_index=torch.tensor(edge_index), edge_dist=torch.tensor(dist),
+                lg_edge_index=torch.tensor(lg), angle_cos=torch.tensor(cos))
+
+
+@pytest.fixture(scope="module")
+def rock_salt() -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure()
+
+
+@pytest.fixture(scope="module")
+def results() -> pd.DataFrame:
+    return pd.DataFrame({
+        "model": ["平均値", "RF (Magpie)", "CGCNN", "Early Fusion"],
+        "mae": [0.89, 0.092, 0.079, 0.070],
+        "train_time_s": [0.01, 20.0, 540.0, 600.0],
+        "family": ["baseline", "composition", "graph", "hybrid"],
+    })
+
+
+def _all_figures(rock_salt, results, mp_small) -> dict[str, Figure]:
+    rng = np.random.default_rng(0)
+    y = mp_small["e_form"].to_numpy()
+    return {
+        "parity": plots.parity(y, {"RF": y + rng.normal(0, 0.1, y.size)}, "eV/atom"),
+        "bar_mae": plots.bar_mae(results, baseline="RF (Magpie)"),
+        "mae_vs_time": plots.mae_vs_time(results),
+        "learning_curve": plots.learning_curve([100, 200, 300], {"RF": [0.3, 0.2, 0.15]}),
+        "target_distributions": plots.target_distributions(mp_small),
+        "alpha_curve": plots.alpha_curve(np.linspace(0, 1, 11), np.linspace(0.2, 0.1, 11),
+                                         np.linspace(0.21, 0.12, 11), 0.8, 0.4),
+        "fusion_taxonomy": plots.fusion_taxonomy(),
+        "alignn_architecture": plots.alignn_architecture(),
+        "megnet_block": plots.megnet_block(),
+        "crystal_and_line_graph": plots.crystal_and_line_graph(
+            _periodic_graph(rock_salt, 3.0), rock_salt),
+    }
+
+
+def test_every_figure_has_japanese_labels_and_renders_without_missing_glyphs(
+        rock_salt, results, mp_small):
+    for name, fig in _all_figures(rock_salt, results, mp_small).items():
+        assert isinstance(fig, Figure), name
+        assert any(JAPANESE.search(t) for t in _texts(fig)), f"{name}: no Japanese text"
+        problems = [m for m in _render(fig) if "Glyph" in m or "missing from" in m]
+        assert problems == [], f"{name}: {problems}"
+
+
+def test_glyph_check_catches_a_font_without_japanese():
+    fig = Figure()
+    fig.text(0.5, 0.5, "生成エネルギー", family="DejaVu Sans")
+    assert any("Glyph" in m for m in _render(fig))
+
+
+def test_helpers_draw_in_book_style_without_changing_global_rcparams():
+    with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}):
+        fig = plots.fusion_taxonomy()
+        assert matplotlib.rcParams["font.family"] == ["DejaVu Sans"]
+    families = {tuple(t.get_fontfamily()) for t in fig.findobj(matplotlib.text.Text)}
+    assert families == {(plots.FONT_FAMILY,)}
+
+
+def test_use_book_style_sets_the_japanese_font():
+    with matplotlib.rc_context():
+        plots.use_book_style()
+        assert matplotlib.rcParams["font.family"] == [plots.FONT_FAMILY]
+
+
+def test_use_book_style_makes_ipython_show_figures_as_png_under_agg():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        with matplotlib.rc_context():
+            plots.use_book_style()
+        formatted, _ = shell.display_formatter.format(plots.megnet_block())
+        assert base64.b64decode(formatted["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_parity_writes_each_models_mae_and_rejects_mismatched_predictions():
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    fig = plots.parity(y, {"A": y + 0.5, "B": y - [0.1, 0.2, 0.3, 0.4]}, "eV")
+    texts = _texts(fig)
+    assert "MAE = 0.500 eV\nn = 4" in texts and "MAE = 0.250 eV\nn = 4" in texts
+    assert [ax.get_title() for ax in fig.axes] == ["A", "B"]
+    with pytest.raises(ValueError, match="'A' have 3 values"):
+        plots.parity(y, {"A": y[:3]}, "eV")
+    with pytest.raises(ValueError, match="NaN"):
+        plots.parity([0.0, np.nan], {"A": [0.0, 1.0]}, "eV")
+
+
+def test_bar_mae_sorts_best_first_and_draws_the_values(results):
+    fig = plots.bar_mae(results)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["Early Fusion", "CGCNN", "RF (Magpie)", "平均値"]
+    widths = sorted(p.get_width() for p in ax.patches)
+    assert np.allclose(widths, sorted(results["mae"]))
+    assert plots.bar_mae({"x": 0.2, "y": 0.1}).axes[0].get_yticklabels()[0].get_text() == "y"
+
+
+def test_bar_mae_rejects_bad_tables(results):
+    with pytest.raises(ValueError, match="lacks columns"):
+        plots.bar_mae(results.drop(columns="mae"))
+    with pytest.raises(ValueError, match="unknown model families"):
+        plots.bar_mae(results.assign(family="quantum"))
+    with pytest.raises(ValueError, match="baseline 'SVM'"):
+        plots.bar_mae(results, baseline="SVM")
+
+
+def test_mae_vs_time_uses_a_log_time_axis_and_needs_positive_times(results):
+    ax = plots.mae_vs_time(results).axes[0]
+    assert ax.get_xscale() == "log"
+    assert np.allclose(ax.collections[0].get_offsets()[:, 0], results["train_time_s"])
+    with pytest.raises(ValueError, match="positive"):
+        plots.mae_vs_time(results.assign(train_time_s=0.0))
+
+
+def test_learning_curve_plots_the_given_points():
+    ax = plots.learning_curve([100, 1000], {"RF": [0.3, 0.1], "CGCNN": [0.5, 0.08]}).axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["RF", "CGCNN"]
+    assert np.allclose(ax.get_lines()[1].get_ydata(), [0.5, 0.08])
+    with pytest.raises(ValueError, match="2 MAEs for 3 sizes"):
+        plots.learning_curve([1, 2, 3], {"RF": [0.3, 0.1]})
+
+
+def test_target_distributions_reports_the_share_of_zero_gaps(mp_small):
+    fig = plots.target_distributions(mp_small)
+    share = f"{np.mean(mp_small['band_gap'] == 0):.1%}"
+    assert any(share in t for t in _texts(fig))
+    with pytest.raises(ValueError, match="band_gap"):
+        plots.target_distributions(mp_small.drop(columns="band_gap"))
+
+
+def test_alpha_curve_marks_the_chosen_weights():
+    fig = plots.alpha_curve([0, 0.5, 1], [0.3, 0.2, 0.25], [0.31, 0.22, 0.26], 0.5, 0.0)
+    vertical = [line.get_xdata()[0] for line in fig.axes[0].get_lines()[2:]]
+    assert vertical == [0.5, 0.0]
+    with pytest.raises(ValueError, match="differ in length"):
+        plots.alpha_curve([0, 1], [0.3], [0.3, 0.2], 0.5)
+
+
+def test_crystal_and_line_graph_draws_every_bond_and_bond_angle(rock_salt):
+    graph = _periodic_graph(rock_salt, 3.0)  # rock salt: 6 nearest neighbours per atom
+    n_bonds, n_angles = graph.edge_index.shape[1], graph.lg_edge_index.shape[1]
+    assert (n_bonds, n_angles) == (12, 72)
+    fig = plots.crystal_and_line_graph(graph, rock_salt)
+    segments = [c for c in fig.axes[1].collections if isinstance(c, LineCollection)]
+    assert len(segments[0].get_segments()) == n_angles
+    assert np.allclose(segments[0].get_array(), graph.angle_cos.numpy())
+    assert "×12" in _texts(fig)  # 6 Na-Cl bonds each way: one line labelled with 12 directed bonds
+    assert any(f"結合（有向）{n_bonds}" in t for t in _texts(fig))
+
+
+def test_crystal_and_line_graph_needs_the_line_graph(rock_salt):
+    graph = _periodic_graph(rock_salt, 3.0)
+    del graph.lg_edge_index
+    with pytest.raises(ValueError, match="no line graph"):
+        plots.crystal_and_line_graph(graph, rock_salt)

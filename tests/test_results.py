@@ -1,0 +1,169 @@
+"""Tests of the run registry (hybridlib.results) and the experiment runner (hl.experiments)."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hybridlib as hl
+from hybridlib import cache, results
+from hybridlib.experiments import Outcome, experiment_key, learning_curve, register, run
+
+CALLS: list[str] = []
+
+
+def _frame(size: int, shift: float) -> pd.DataFrame:
+    rng = np.random.default_rng(size)
+    y = rng.normal(size=2 * size)
+    return pd.DataFrame({"material_id": [f"mp-{i}" for i in range(2 * size)],
+                         "split": ["val"] * size + ["test"] * size,
+                         "e_form": y, "e_form_pred": y + shift})
+
+
+@register("_toy", modules=("train",))
+def _toy(profile):
+    CALLS.append("toy")
+    size = profile.extra.get("train_size", 4)
+    return Outcome(_frame(size, 0.5), train_seconds=1.5, extra={"n_train": size})
+
+
+@register("_toy_child", modules=("train",), requires=("_toy",))
+def _toy_child(profile):
+    CALLS.append("child")
+    parent = run("_toy", profile).predictions
+    return Outcome(parent.assign(e_form_pred=parent["e_form"]), train_seconds=0.0)
+
+
+@pytest.fixture
+def profile():
+    return hl.config.get_profile("ci").with_(epochs=1)
+
+
+@pytest.fixture(autouse=True)
+def _reset_calls():
+    CALLS.clear()
+
+
+def test_miss_then_hit_returns_the_stored_run(profile, tmp_path):
+    first = run("_toy", profile, registry=tmp_path)
+    start = time.perf_counter()
+    second = run("_toy", profile, registry=tmp_path)
+    assert time.perf_counter() - start < 1.0
+    assert CALLS == ["toy"]
+    pd.testing.assert_frame_equal(first.predictions, second.predictions)
+    assert second.profile == profile and second.key == first.key
+    assert second.metrics["e_form"]["mae"] == pytest.approx(0.5)
+    assert second.extra["val_metrics"]["e_form"]["mae"] == pytest.approx(0.5)
+    assert second.train_seconds == 1.5
+    y_true, y_pred = second.arrays("e_form", "test")
+    np.testing.assert_allclose(y_pred - y_true, 0.5)
+
+
+def test_changed_profile_or_code_trains_again(profile, tmp_path, monkeypatch):
+    run("_toy", profile, registry=tmp_path)
+    run("_toy", profile.with_(epochs=2), registry=tmp_path)
+    assert CALLS == ["toy", "toy"]
+    monkeypatch.setattr(hl.experiments, "code_version", lambda modules=None: "changed")
+    run("_toy", profile, registry=tmp_path)
+    assert CALLS == ["toy", "toy", "toy"]
+    assert len(results.Registry(tmp_path).entries("_toy")) == 3
+
+
+def test_required_run_is_reused_and_its_key_enters_the_child_key(profile, tmp_path):
+    run("_toy_child", profile, registry=tmp_path)
+    run("_toy_child", profile, registry=tmp_path)
+    assert CALLS == ["child", "toy"]
+    other = profile.with_(seed=1)
+    assert experiment_key("_toy_child", profile) != experiment_key("_toy_child", other)
+    assert run("_toy_child", profile, registry=tmp_path).metrics["e_form"]["mae"] == 0.0
+
+
+def _stored(profile, tmp_path):
+    run("_toy", profile, registry=tmp_path)
+    return results.Registry(tmp_path).entries("_toy")[0]
+
+
+def test_checksum_mismatch_is_detected_and_rebuilt(profile, tmp_path):
+    path = _stored(profile, tmp_path)
+    payload = bytearray(path.read_bytes())
+    payload[len(payload) // 2] ^= 0xFF
+    path.write_bytes(bytes(payload))
+    with pytest.warns(UserWarning, match="checksum"):
+        rebuilt = run("_toy", profile, registry=tmp_path)
+    assert CALLS == ["toy", "toy"]
+    assert rebuilt.metrics["e_form"]["mae"] == pytest.approx(0.5)
+    run("_toy", profile, registry=tmp_path)
+    assert CALLS == ["toy", "toy"]
+
+
+def test_truncated_npz_with_matching_checksum_is_rebuilt(profile, tmp_path):
+    path = _stored(profile, tmp_path)
+    cache.atomic_write_bytes(path, path.read_bytes()[:200])
+    with pytest.warns(UserWarning, match="cannot be decoded"):
+        run("_toy", profile, registry=tmp_path)
+    assert CALLS == ["toy", "toy"]
+
+
+def test_bad_json_description_is_rebuilt(profile, tmp_path):
+    path = _stored(profile, tmp_path)
+    arrays = cache.load_arrays(path)
+    arrays["meta"] = np.array("{not json")
+    cache.save_arrays(path, **arrays)
+    with pytest.warns(UserWarning, match="unreadable description"):
+        run("_toy", profile, registry=tmp_path)
+    assert CALLS == ["toy", "toy"]
+
+
+def test_registry_round_trip_keeps_columns_and_profile(profile, tmp_path):
+    frame = _frame(3, 0.1).assign(w_structure=0.25)
+    stored = results.Run("x", profile, {"e_form": {"mae": 0.1}}, 2.0, frame,
+                         {"alpha": 0.3, "curve": [1.0, 2.0]}, key="k1")
+    registry = results.Registry(tmp_path)
+    registry.save(stored)
+    loaded = registry.load("x", "k1")
+    pd.testing.assert_frame_equal(loaded.predictions, frame)
+    assert loaded.profile == profile and loaded.extra == stored.extra
+    assert json.dumps(loaded.metrics) == json.dumps(stored.metrics)
+    with pytest.raises(FileNotFoundError):
+        registry.load("x", "missing")
+
+
+def test_code_version_depends_only_on_listed_modules(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "train.py").write_text("a = 1\n")
+    (tmp_path / "plots.py").write_text("b = 1\n")
+    (tmp_path / "models" / "cgcnn.py").write_text("c = 1\n")
+    monkeypatch.setattr(results, "PACKAGE_DIR", tmp_path)
+    before = results.code_version(["train", "models"])
+    (tmp_path / "plots.py").write_text("b = 2\n")
+    assert results.code_version(["train", "models"]) == before
+    (tmp_path / "models" / "cgcnn.py").write_text("c = 2\n")
+    assert results.code_version(["train", "models"]) != before
+    assert results.code_version(["graphs"]) != results.code_version(["features"])
+
+
+def test_data_fingerprint_follows_file_content(tmp_path, monkeypatch):
+    sample = tmp_path / hl.data.SAMPLE_FILE
+    monkeypatch.setenv("HYBRIDLIB_DATA_DIR", str(tmp_path))
+    sample.write_bytes(b"one")
+    first = results.data_fingerprint("sample")
+    sample.write_bytes(b"two!")
+    assert results.data_fingerprint("sample") != first
+    assert results.data_fingerprint("matbench") != first
+
+
+def test_unknown_experiment_lists_the_available_ones():
+    with pytest.raises(KeyError, match="available"):
+        run("no_such_experiment")
+    assert {"rf_magpie", "cgcnn", "late_fusion_val", "stacking"} <= set(hl.experiments.available())
+
+
+def test_learning_curve_runs_each_size_once(profile, tmp_path):
+    curve = learning_curve("_toy", [5, 10], profile, registry=tmp_path)
+    assert curve["train_size"].tolist() == [5, 10]
+    assert curve["mae"].tolist() == pytest.approx([0.5, 0.5])
+    learning_curve("_toy", [5, 10], profile, registry=tmp_path)
+    assert CALLS == ["toy", "toy"]

@@ -1,0 +1,213 @@
+"""Tests of hybridlib.train: metrics, standardization, early stopping, determinism, resume."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch_geometric.data import Data
+from torch_geometric.nn import global_mean_pool
+
+import hybridlib as hl
+from hybridlib.train import TrainConfig, TrainingInterrupted, fit, regression_metrics
+
+
+def _graphs(n: int, n_targets: int = 1, seed: int = 0, nan_every: int = 0) -> list[Data]:
+    """Small graphs whose targets are linear in the mean node feature (learnable)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        atoms = int(rng.integers(2, 6))
+        x = torch.tensor(rng.normal(size=(atoms, 3)), dtype=torch.float32)
+        m = x.mean(0)
+        y = torch.stack([10.0 + 3.0 * m[0] - 2.0 * m[1], -5.0 + 0.5 * m[2]][:n_targets])
+        if nan_every and i % nan_every == 0:
+            y[-1] = math.nan
+        out.append(Data(x=x, y=y.reshape(1, -1), num_nodes=atoms))
+    return out
+
+
+class MeanPoolMLP(nn.Module):
+    """Tiny graph model: node MLP, mean pooling, linear output (with dropout)."""
+
+    def __init__(self, n_targets: int = 1):
+        super().__init__()
+        self.node = nn.Sequential(nn.Linear(3, 16), nn.Softplus(), nn.Dropout(0.1))
+        self.out = nn.Linear(16, n_targets)
+
+    def embed(self, batch):
+        return global_mean_pool(self.node(batch.x), batch.batch)
+
+    def forward(self, batch):
+        return self.out(self.embed(batch))
+
+
+def _config(**changes) -> TrainConfig:
+    base = TrainConfig(epochs=6, patience=6, batch_size=16, lr=5e-2, weight_decay=0.0, seed=0)
+    return TrainConfig(**{**base.__dict__, **changes})
+
+
+def _model(seed: int = 0, n_targets: int = 1) -> MeanPoolMLP:
+    torch.manual_seed(seed)
+    return MeanPoolMLP(n_targets)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _graphs(96, seed=1), _graphs(32, seed=2)
+
+
+def test_regression_metrics_values_and_nan_pairs():
+    y = np.array([1.0, 2.0, 3.0, np.nan])
+    p = np.array([1.5, 2.0, 2.0, 7.0])
+    m = regression_metrics(y, p)
+    assert m["n"] == 3
+    assert m["mae"] == pytest.approx(0.5)
+    assert m["rmse"] == pytest.approx(math.sqrt((0.25 + 0 + 1) / 3))
+    assert m["r2"] == pytest.approx(1 - 1.25 / 2.0)
+    assert regression_metrics(y[:3, None], p[:3, None])["mae"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="one target"):
+        regression_metrics(np.zeros((3, 2)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="no pair"):
+        regression_metrics([np.nan], [1.0])
+
+
+def test_config_from_profile_and_validation():
+    profile = hl.config.get_profile("ci")
+    config = TrainConfig.from_profile(profile, epochs=2)
+    assert (config.epochs, config.patience, config.batch_size, config.lr, config.seed) == (
+        2, profile.patience, profile.batch_size, profile.lr, profile.seed)
+    with pytest.raises(ValueError, match="schedule"):
+        _config(schedule="step")
+    with pytest.raises(ValueError, match="epochs"):
+        _config(epochs=0)
+
+
+def test_fit_learns_and_restores_best_weights(data):
+    train, val = data
+    result = fit(_model(), train, val, _config(epochs=8), progress=False)
+    y_val = np.concatenate([g.y.numpy() for g in val])
+    mean_mae = np.abs(y_val - y_val.mean()).mean()
+    val_mae = np.abs(result.predict(val) - y_val).mean()
+    assert val_mae < 0.5 * mean_mae
+    best = result.history[result.best_epoch - 1]
+    assert val_mae == pytest.approx(best["val_mae"][0], rel=1e-5)
+    assert best["val_score"] == min(r["val_score"] for r in result.history)
+    assert result.target_mean[0] == pytest.approx(
+        np.concatenate([g.y.numpy() for g in train]).mean(), rel=1e-6)
+    assert result.train_seconds == pytest.approx(sum(r["seconds"] for r in result.history))
+
+
+def test_early_stopping_stops_after_patience(data):
+    train, val = data
+    result = fit(_model(), train, val, _config(epochs=20, patience=2, lr=1e-12,
+                                               schedule="constant"), progress=False)
+    assert result.best_epoch == 1
+    assert len(result.history) == 3
+
+
+def test_same_seed_same_result_and_other_seed_differs(data):
+    train, val = data
+    runs = [fit(_model(0), train, val, _config(seed=s), progress=False) for s in (0, 0, 1)]
+    np.testing.assert_array_equal(runs[0].predict(val), runs[1].predict(val))
+    assert [r["train_loss"] for r in runs[0].history] == [r["train_loss"] for r in runs[1].history]
+    assert not np.array_equal(runs[0].predict(val), runs[2].predict(val))
+
+
+def test_interrupted_run_resumes_to_identical_result(data, tmp_path):
+    train, val = data
+    reference = fit(_model(), train, val, _config(), progress=False)
+
+    def stop_after_two(row):
+        if row["epoch"] == 2:
+            raise TrainingInterrupted("simulated interruption")
+
+    with pytest.raises(TrainingInterrupted):
+        fit(_model(), train, val, _config(), checkpoint_dir=tmp_path, progress=False,
+            callback=stop_after_two)
+    epochs_seen = []
+    resumed = fit(_model(seed=123), train, val, _config(), checkpoint_dir=tmp_path,
+                  progress=False, callback=lambda row: epochs_seen.append(row["epoch"]))
+    assert epochs_seen == [3, 4, 5, 6]
+    np.testing.assert_array_equal(resumed.predict(val), reference.predict(val))
+    assert [r["val_mae"] for r in resumed.history] == [r["val_mae"] for r in reference.history]
+
+
+def test_checkpoint_is_weights_only_and_corruption_restarts(data, tmp_path):
+    train, val = data
+    fit(_model(), train, val, _config(epochs=2), checkpoint_dir=tmp_path, progress=False)
+    path = tmp_path / "last.pt"
+    saved = torch.load(path, weights_only=True)
+    assert saved["state"]["epoch"] == 2 and saved["state"]["finished"]
+    path.write_bytes(path.read_bytes()[:100])
+    seen = []
+    with pytest.warns(UserWarning, match="checksum"):
+        fit(_model(), train, val, _config(epochs=2), checkpoint_dir=tmp_path, progress=False,
+            callback=lambda row: seen.append(row["epoch"]))
+    assert seen == [1, 2]
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(data, tmp_path):
+    train, val = data
+    fit(_model(), train, val, _config(epochs=2), checkpoint_dir=tmp_path, progress=False)
+    seen = []
+    with pytest.warns(UserWarning, match="another model or settings"):
+        fit(_model(), train, val, _config(epochs=3), checkpoint_dir=tmp_path, progress=False,
+            callback=lambda row: seen.append(row["epoch"]))
+    assert seen == [1, 2, 3]
+
+
+def test_missing_targets_are_masked_per_task():
+    train, val = _graphs(64, n_targets=2, seed=3, nan_every=3), _graphs(16, n_targets=2, seed=4)
+    result = fit(_model(n_targets=2), train, val, _config(epochs=3), progress=False)
+    assert all(np.isfinite(r["train_loss"]) for r in result.history)
+    y = np.concatenate([g.y.numpy() for g in train])
+    assert result.target_mean[1] == pytest.approx(np.nanmean(y[:, 1]), rel=1e-6)
+    assert result.predict(val).shape == (16, 2)
+
+
+def test_per_task_loss_ignores_nan():
+    from hybridlib.train import _per_task_loss
+
+    pred = torch.tensor([[1.0, 0.0], [3.0, 1.0]])
+    target = torch.tensor([[0.0, math.nan], [1.0, 3.0]])
+    np.testing.assert_allclose(_per_task_loss(pred, target, "l1").numpy(), [1.5, 2.0])
+    np.testing.assert_allclose(_per_task_loss(pred, target, "mse").numpy(), [2.5, 4.0])
+
+
+def test_weighting_parameters_are_trained():
+    class LearnedWeights(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.log_var = nn.Parameter(torch.zeros(2))
+
+        def forward(self, losses):
+            return (torch.exp(-self.log_var) * losses + self.log_var).sum()
+
+    weighting = LearnedWeights()
+    train, val = _graphs(64, n_targets=2, seed=5), _graphs(16, n_targets=2, seed=6)
+    fit(_model(n_targets=2), train, val, _config(epochs=2), weighting=weighting, progress=False)
+    assert not torch.equal(weighting.log_var.detach(), torch.zeros(2))
+
+
+def test_bad_inputs_raise_clear_errors(data):
+    train, val = data
+    with pytest.raises(ValueError, match="unknown loss"):
+        fit(_model(), train, val, _config(), loss="huber")
+    with pytest.raises(ValueError, match="does not match targets"):
+        fit(_model(n_targets=2), train, val, _config(), progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        fit(_model(), [], val, _config())
+
+
+def test_quiet_progress_follows_environment(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("HYBRIDLIB_QUIET", raising=False)
+    assert not hl.train.quiet_progress()
+    monkeypatch.setenv("CI", "true")
+    assert hl.train.quiet_progress()
+    monkeypatch.setenv("CI", "0")
+    monkeypatch.setenv("HYBRIDLIB_QUIET", "1")
+    assert hl.train.quiet_progress()
