@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -14,11 +16,7 @@
 # %% [markdown]
 # # 5.1 ハイブリッド特徴量の設計原理
 #
-# 第4章では、組成だけから作る特徴量（Magpie）とランダムフォレスト、結晶構造をグラフとして読む
-# CGCNN {cite}`xie2018cgcnn` を同じデータで比べました。本章では両者を **統合する** ハイブリッド
-# モデルを組み立て、「両方の良いとこ取り」が本当に起きるのか、起きるならどの条件でなのかを、
-# この本のビルドで実際に測った数値で確かめます。この節では、統合の前提となる
-# 「二つの特徴量は何が違い、どこで補い合うのか」を実データで検証し、統合戦略を分類します。
+# 第4章では、組成だけから作る特徴量（Magpie）とランダムフォレスト、結晶構造をグラフとして読むCGCNN {cite}`xie2018cgcnn` を同じデータで比べました。本章では両者を **統合する** ハイブリッドモデルを組み立て、「両方の良いとこ取り」が本当に起きるのか、起きるならどの条件でなのかを、この本のビルドで実際に測った数値で確かめます。この節では、統合の前提となる「二つの特徴量は何が違い、どこで補い合うのか」を実データで検証し、統合戦略を分類します。
 #
 # ```{admonition} 対象読者と学習目標
 # :class: tip
@@ -32,28 +30,34 @@
 # %% [markdown]
 # ## この節の実行方法
 #
-# 次のセルは Google Colab のときだけ、足りないパッケージ（`hybridlib` と、依存関係の古い
-# `matbench` を `--no-deps` で）をインストールします。Colab ではオフラインのサンプルの代わりに
-# Matbench をオンラインで読み込み、`ci` プロファイルの小さなサブセットを使います。
-# ローカルでは何もしません（{doc}`../book/setup` を参照）。
+# 次のセルは Google Colab のときだけ、足りないパッケージ（`hybridlib` と、依存関係の古い`matbench` を `--no-deps` で）をインストールします。Colab ではオフラインのサンプルの代わりにMatbench をオンラインで読み込み、`ci` プロファイルの小さなサブセットを使います。ローカルでは何もしません（{doc}`../book/setup` を参照）。
 
 # %% tags=["remove-output"]
+# Colab 用のセットアップ（Colab の外では何もしない）
+import importlib.metadata
+import importlib.util
 import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab only: keep Colab's torch, add what is missing
-    REPOSITORY = "https://github.com/OWNER/hybrid-book"  # = repository.url in _config.yml
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run(pip + [f"hybridlib @ git+{REPOSITORY}"], check=True)
-    subprocess.run(pip + ["--no-deps", "matbench==0.6"], check=True)
-    os.environ.setdefault("HYBRIDLIB_SOURCE", "matbench")
-    os.environ.setdefault("HYBRIDLIB_PROFILE", "ci")
+REPOSITORY = "https://github.com/OWNER/hybrid-book"
+if "google.colab" in sys.modules:
+    def pip_install(*args):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args],
+                       check=True)
+
+    if importlib.util.find_spec("hybridlib") is None:
+        # Colab の torch はそのまま使い、足りないパッケージだけを入れる
+        with open("/tmp/keep-torch.txt", "w") as pins:
+            pins.write(f"torch=={importlib.metadata.version('torch')}\n")
+        pip_install("-c", "/tmp/keep-torch.txt", f"git+{REPOSITORY}")
+        # matbench 0.6 は古い版を固定しているので依存関係なしで入れる
+        pip_install("--no-deps", "matbench==0.6")
+    os.environ.setdefault("HYBRIDLIB_SOURCE", "matbench")  # Matbench をオンラインで
+    os.environ.setdefault("HYBRIDLIB_PROFILE", "ci")  # 数分で終わる大きさ
 
 # %% [markdown]
-# `hl.setup()` で乱数の種をすべて固定し、図の日本語フォントを設定します。
-# プロファイル（データ量と学習量の組）は環境変数 `HYBRIDLIB_PROFILE` で選ばれ、
-# 以下の数値はすべて、このプロファイルで実行したこのページ自身の結果です。
+# `hl.setup()` で乱数の種をすべて固定し、図の日本語フォントを設定します。プロファイル（データ量と学習量の組）は環境変数 `HYBRIDLIB_PROFILE` で選ばれ、以下の数値はすべて、このプロファイルで実行したこのページ自身の結果です。
 
 # %%
 import numpy as np
@@ -75,12 +79,7 @@ hl.book.glue("share_metal", float((df["band_gap"] == 0).mean() * 100))
 # %% [markdown]
 # ## データ：Materials Project の実データ
 #
-# 本書の既定のデータは、Materials Project {cite}`jain2013materials` の結晶から CDVAE
-# {cite}`xie2022cdvae` が選んだ MP-20（単位胞 20 原子以下、ICSD 由来、凸包から 0.08 eV/atom 以内）の
-# 一部です。このページでは {glue:text}`n_materials` 物質を使っています（プロファイル
-# {glue:text}`profile_name`）。各物質は生成エネルギー `e_form`（eV/atom）とバンドギャップ
-# `band_gap`（eV）の両方を持ちます。分割（`split`）は物質 ID のハッシュだけで決まるので、
-# 行の順序を変えても同じ物質は同じ側に入ります。テストデータはモデル選択に一切使いません。
+# 本書の既定のデータは、Materials Project {cite}`jain2013materials` の結晶から CDVAE {cite}`xie2022cdvae` が選んだ MP-20（単位胞 20 原子以下、ICSD 由来、凸包から 0.08 eV/atom 以内）の一部です。このページでは {glue:text}`n_materials` 物質を使っています（プロファイル{glue:text}`profile_name`）。各物質は生成エネルギー `e_form`（eV/atom）とバンドギャップ`band_gap`（eV）の両方を持ちます。分割（`split`）は物質 ID のハッシュだけで決まるので、行の順序を変えても同じ物質は同じ側に入ります。テストデータはモデル選択に一切使いません。
 
 # %%
 df[["material_id", "formula", "n_sites", "e_form", "band_gap"]].head()
@@ -95,16 +94,12 @@ hl.book.glue("fig-targets-51", hl.plots.target_distributions(df), display=False)
 # 二つの目的変数の分布。バンドギャップは 0（金属）に大きな山を持つ「ゼロ過多」の分布です。
 # ```
 #
-# {numref}`fig-targets-51` のとおり、このデータでは約 {glue:text}`share_metal:.0f` % の物質が
-# バンドギャップ 0（DFT 計算上の金属）です。MP-20 は凸包近くの安定な結晶だけを含むので、
-# 生成エネルギーはほぼすべて負です。どちらも Matbench {cite}`dunn2020matbench` のタスクとは
-# 母集団が違うため、誤差の値をリーダーボードと直接比べることはできません。
+# {numref}`fig-targets-51` のとおり、このデータでは約 {glue:text}`share_metal:.0f` % の物質がバンドギャップ 0（DFT 計算上の金属）です。MP-20 は凸包近くの安定な結晶だけを含むので、生成エネルギーはほぼすべて負です。どちらも Matbench {cite}`dunn2020matbench` のタスクとは母集団が違うため、誤差の値をリーダーボードと直接比べることはできません。
 
 # %% [markdown]
 # ## 5.1.1 特徴量の相補性
 #
-# 元の教材は次の表で二つの特徴量を比べていました。ここでは各行の主張を、
-# 右端の列に書いた方法でこの節と 5.6 節で **測って** 確かめます。
+# 元の教材は次の表で二つの特徴量を比べていました。ここでは各行の主張を、右端の列に書いた方法でこの節と 5.6 節で **測って** 確かめます。
 #
 # | 観点 | 組成ベース特徴量 | GNN 構造ベース特徴量 | 本書での検証 |
 # |---|---|---|---|
@@ -114,8 +109,7 @@ hl.book.glue("fig-targets-51", hl.plots.target_distributions(df), display=False)
 # | 解釈可能性 | 高い（元素特性の名前がある） | 中（学習した埋め込み） | 5.2 節の寄与分析、演習 8 |
 # | 構造感度 | なし（多形を区別できない） | あり（結晶構造に依存） | 下の多形の例 |
 #
-# 元の表は「組成は <10,000 件、GNN は >50,000 件」という目安を挙げていましたが、これは出典のない
-# 経験則です。本書では代わりに、同じ分割で学習データ量だけを変えた学習曲線を測ります。
+# 元の表は「組成は <10,000 件、GNN は >50,000 件」という目安を挙げていましたが、これは出典のない経験則です。本書では代わりに、同じ分割で学習データ量だけを変えた学習曲線を測ります。
 
 # %% [markdown]
 # ### 構造感度：多形は組成特徴量では区別できない
@@ -130,8 +124,7 @@ print(f"{len(poly_e)} formulas occur as 2 or more crystals "
 poly_gap.drop(columns="material_ids").head(6)
 
 # %% [markdown]
-# 組成特徴量は組成だけの関数なので、多形どうしでは **完全に同じベクトル** になります。
-# 実際に Magpie 特徴量 {cite}`ward2016magpie` を計算して確かめます。
+# 組成特徴量は組成だけの関数なので、多形どうしでは **完全に同じベクトル** になります。実際に Magpie 特徴量 {cite}`ward2016magpie` を計算して確かめます。
 
 # %%
 example = poly_gap.iloc[0]
@@ -142,9 +135,7 @@ print(example["formula"], "band gaps:", members["band_gap"].round(3).tolist())
 print("largest difference between their Magpie vectors:", np.nanmax(spread))
 
 # %% [markdown]
-# したがって、組成だけを見るモデルは多形に同じ値を予測するしかありません。各組成式の中央値を
-# 予測するのがその最良の場合なので、多形の中央値からの平均絶対偏差は、**どんな組成モデルにも
-# 越えられない誤差の下限** になります。
+# したがって、組成だけを見るモデルは多形に同じ値を予測するしかありません。各組成式の中央値を予測するのがその最良の場合なので、多形の中央値からの平均絶対偏差は、**どんな組成モデルにも越えられない誤差の下限** になります。
 
 # %%
 rows = df[df["formula"].isin(poly_e["formula"])]
@@ -158,19 +149,12 @@ hl.book.glue("floor_gap", floor["band_gap"])
 hl.book.glue("max_range_e_form", float(poly_e["range"].max()))
 
 # %% [markdown]
-# 多形を持つ物質に限ると、組成モデルの誤差の下限は生成エネルギーで
-# {glue:text}`floor_e_form:.4f` eV/atom、バンドギャップで {glue:text}`floor_gap:.3f` eV です。
-# 生成エネルギーの下限が小さいのは、このデータが凸包から 0.08 eV/atom 以内の安定相だけを含み、
-# 多形間の差が最大でも {glue:text}`max_range_e_form:.3f` eV/atom しかないためです。一方バンド
-# ギャップは多形で金属にも絶縁体にもなりうるため、構造の情報が本質的に必要です。
-# **構造感度がどれだけ効くかは、目的変数とデータの選び方で大きく変わる** ことを覚えておきましょう。
+# 多形を持つ物質に限ると、組成モデルの誤差の下限は生成エネルギーで{glue:text}`floor_e_form:.4f` eV/atom、バンドギャップで {glue:text}`floor_gap:.3f` eV です。生成エネルギーの下限が小さいのは、このデータが凸包から 0.08 eV/atom 以内の安定相だけを含み、多形間の差が最大でも {glue:text}`max_range_e_form:.3f` eV/atom しかないためです。一方バンドギャップは多形で金属にも絶縁体にもなりうるため、構造の情報が本質的に必要です。**構造感度がどれだけ効くかは、目的変数とデータの選び方で大きく変わる** ことを覚えておきましょう。
 
 # %% [markdown]
 # ### データ要求量：学習曲線
 #
-# 同じテストデータに対して、学習データを入れ子の部分集合（物質 ID のハッシュで選ぶ）に
-# 減らしながら、Magpie + ランダムフォレスト {cite}`breiman2001random` と CGCNN を学習します。
-# 学習済みモデルは実行結果のレジストリに保存され、再ビルドでは再利用されます。
+# 同じテストデータに対して、学習データを入れ子の部分集合（物質 ID のハッシュで選ぶ）に減らしながら、Magpie + ランダムフォレスト {cite}`breiman2001random` と CGCNN を学習します。学習済みモデルは実行結果のレジストリに保存され、再ビルドでは再利用されます。
 
 # %% tags=["remove-output", "nbval-ignore-output"]
 curve = pd.concat([hl.experiments.learning_curve(name, profile=profile)
@@ -191,9 +175,7 @@ hl.book.glue("fig-learning-curve-51", figure, display=False)
 # 学習データ量と生成エネルギーのテスト MAE（両対数）。同じテストデータ、同じ分割です。
 # ```
 #
-# {numref}`fig-learning-curve-51` で二本の曲線が交わる位置（交わらなければその傾き）が、このデータで
-# 「構造情報が効き始めるデータ量」の実測値です。`ci` プロファイルのように学習量が少ないと
-# GNN は十分に学習できず、曲線は交わらないことがあります。その場合も数値はそのまま示します。
+# {numref}`fig-learning-curve-51` で二本の曲線が交わる位置（交わらなければその傾き）が、このデータで「構造情報が効き始めるデータ量」の実測値です。`ci` プロファイルのように学習量が少ないとGNN は十分に学習できず、曲線は交わらないことがあります。その場合も数値はそのまま示します。
 
 # %% [markdown]
 # ## 5.1.2 統合戦略の分類
@@ -209,25 +191,20 @@ hl.book.glue("fig-taxonomy-51", hl.plots.fusion_taxonomy(), display=False)
 # ハイブリッド統合戦略の分類（元の教材の図を描き直したもの）。
 # ```
 #
-# **Early Fusion（特徴量レベル統合）**：組成特徴量と GNN の結晶埋め込みを連結し、一つのモデルで
-# 端から端まで学習します（5.2 節）。
+# **Early Fusion（特徴量レベル統合）**：組成特徴量と GNN の結晶埋め込みを連結し、一つのモデルで端から端まで学習します（5.2 節）。
 #
 # $$\mathbf{h}_{\text{hybrid}} = [\mathbf{h}_{\text{composition}}; \mathbf{h}_{\text{GNN}}]$$
 #
-# **Late Fusion（予測レベル統合）**：別々に学習したモデルの予測を重み付き平均します（5.3 節）。
-# 重み $\alpha$ は **検証データ** で選びます（元の教材は訓練データで選んでおり、これは誤りです）。
+# **Late Fusion（予測レベル統合）**：別々に学習したモデルの予測を重み付き平均します（5.3 節）。重み $\alpha$ は **検証データ** で選びます（元の教材は訓練データで選んでおり、これは誤りです）。
 #
 # $$\hat{y}_{\text{hybrid}} = \alpha \hat{y}_{\text{RF}} + (1-\alpha) \hat{y}_{\text{CGCNN}}$$
 #
-# **Intermediate Fusion（中間層統合）**：ネットワークの中間層で異なる表現を統合します。
-# 原子グラフと線グラフ（結合角）を交互に更新する ALIGNN {cite}`choudhary2021alignn`（5.4 節）や、
-# 原子・結合・大域状態を同時に更新する MEGNet {cite}`chen2019megnet`（5.5 節）がこれにあたります。
+# **Intermediate Fusion（中間層統合）**：ネットワークの中間層で異なる表現を統合します。原子グラフと線グラフ（結合角）を交互に更新する ALIGNN {cite}`choudhary2021alignn`（5.4 節）や、原子・結合・大域状態を同時に更新する MEGNet {cite}`chen2019megnet`（5.5 節）がこれにあたります。
 
 # %% [markdown]
 # ## まとめ
 #
-# - 組成特徴量は組成だけの関数なので、多形を区別できません。その限界はデータから「誤差の下限」
-#   として測れ、目的変数によって大きさがまったく違います。
+# - 組成特徴量は組成だけの関数なので、多形を区別できません。その限界はデータから「誤差の下限」として測れ、目的変数によって大きさがまったく違います。
 # - 構造情報の価値はデータ量とともに変わります。学習曲線で実測するのが確実です。
 # - 統合は、特徴量（Early）・予測（Late）・中間表現（Intermediate）の三つのレベルで行えます。
 #

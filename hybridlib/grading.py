@@ -578,6 +578,7 @@ def _run_nbval(notebook: Path, cell_timeout: float,
     folder = notebook.parent
     (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     junit, log = folder / "junit.xml", folder / "pytest.log"
+    junit.unlink(missing_ok=True)  # a kept workdir may hold the results of an earlier run
     command = [
         sys.executable, "-m", "pytest", notebook.name, "-q", "-c", "pytest.ini", "--rootdir", ".",
         "-p", "no:cacheprovider", "-p", __name__, "--nbval-lax", "--nbval-current-env",
@@ -609,8 +610,8 @@ def _exercise_row(student: str, label: str, checks: list[Check], roles: list[_Ro
     if not problems:
         return GradeRow(student, label, points, max_points, "passed")
     statuses = {result.status for _, result in problems}
-    cell_timeouts = [result for i, result in results.items() if result.status == "timeout"
-                     and roles[i].check is None and roles[i].exercise == label]
+    cell_timeouts = [result for i, result in sorted(results.items()) if i < len(roles)
+                     and result.status == "timeout" and roles[i] == _Role(label)]
     if cell_timeouts and "timeout" not in statuses:
         return GradeRow(student, label, points, max_points, "timeout",
                         f"a cell of this exercise: {cell_timeouts[0].message}")

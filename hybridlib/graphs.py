@@ -16,17 +16,20 @@ Choices (documented here once):
 * **Isolated atoms** (no neighbour within ``cutoff``, e.g. a molecule in a large box): the
   cutoff of that structure is multiplied by ``cutoff_growth`` until every atom has a
   neighbour, up to ``max_cutoff``; beyond that :class:`IsolatedAtomError` names the
-  material, the atom and the largest cutoff tried. (ALIGNN grows its cutoff the same way,
-  without a maximum.) Atoms with at least one but fewer than ``max_neighbors`` neighbours
-  keep the neighbours they have.
+  material, the atom and the largest cutoff tried. (ALIGNN grows its cutoff, without a
+  maximum, whenever some atom has fewer than 12 neighbours; here only isolated atoms trigger
+  it.) Atoms with at least one but fewer than ``max_neighbors`` neighbours keep the
+  neighbours they have, as in CGCNN's message passing without padding.
 * **Backtracking pairs**: a pair ``(e1, e2)`` where ``e2`` is exactly the reverse of ``e1``
   (same two atoms, opposite image; angle 0, cosine 1) is kept by default, as DGL's
   ``line_graph`` does in ALIGNN; ``backtracking=False`` drops exactly those pairs.
 
-Neighbours come from pymatgen's ``Structure.get_neighbor_list`` (a compiled cell-list search)
-followed by a vectorized top-k; line graphs are built with index arithmetic, no Python loop
-over bonds. :func:`reference_edges` and :func:`reference_line_graph` are the slow,
-straightforward versions the tests and ``python -m hybridlib.bench features`` compare with.
+Neighbours come from pymatgen's compiled cell-list search (``find_points_in_spheres``, the
+engine of ``Structure.get_neighbor_list``), first within a small probe radius and only when
+needed within the full cutoff, followed by a vectorized top-k; line graphs are built with
+index arithmetic, no Python loop over bonds. :func:`reference_edges` and
+:func:`reference_line_graph` are the slow, straightforward versions the tests and
+``python -m hybridlib.bench features`` compare with.
 Introduced in: chapter 5.2 (crystal graph) and 5.4 (line graph).
 """
 from __future__ import annotations
@@ -44,7 +47,7 @@ from torch_geometric.data import Data
 
 __all__ = [
     "CrystalGraph", "GraphParams", "IsolatedAtomError", "NeighborEdges", "neighbor_edges",
-    "line_graph_pairs", "crystal_graph", "build_graphs", "graph_dataset", "reference_edges",
+    "line_graph_pairs", "bond_angle_table", "crystal_graph", "build_graphs", "graph_dataset", "reference_edges",
     "reference_line_graph", "RadialBasisExpansion", "GaussianExpansion", "RBFExpansion",
     "AngleExpansion",
 ]
@@ -236,6 +239,30 @@ def line_graph_pairs(edges: NeighborEdges, backtracking: bool = True
     # bond i->j is vec[e1]; bond i->k is -vec[e2] (vec[e2] points from k to i's image)
     cos = -np.einsum("ij,ij->i", edges.vec[e1], edges.vec[e2]) / (edges.dist[e1] * edges.dist[e2])
     return e1, e2, np.clip(cos, -1.0, 1.0)
+
+
+def bond_angle_table(graph: "CrystalGraph", structure: Structure):
+    """The line graph of one crystal as a readable table, one row per pair of bonds.
+
+    Returns:
+        DataFrame with ``j, i, k`` (sites as ``"Na0"``: species + index; ``i`` is the shared
+        atom), bond lengths ``d_ij, d_ik`` (A), ``cos`` (the ``angle_cos`` feature) and
+        ``angle_deg``, sorted by shared atom and angle.
+    """
+    import pandas as pd
+
+    if getattr(graph, "lg_edge_index", None) is None:
+        raise ValueError("the graph has no line graph: build it with line_graph=True")
+    src, dst = graph.edge_index.numpy()
+    e1, e2 = graph.lg_edge_index.numpy()
+    names = [f"{site.specie}{n}" for n, site in enumerate(structure)]
+    cos = graph.angle_cos.numpy().astype(float)
+    table = pd.DataFrame({
+        "j": [names[a] for a in src[e1]], "i": [names[a] for a in dst[e1]],
+        "k": [names[a] for a in dst[e2]],
+        "d_ij": graph.edge_dist.numpy()[e1], "d_ik": graph.edge_dist.numpy()[e2],
+        "cos": cos, "angle_deg": np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))})
+    return table.sort_values(["i", "angle_deg"], kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------- references

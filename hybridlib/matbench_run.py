@@ -9,8 +9,11 @@ For each fold the fold's training part is split into train and validation by
 :func:`hybridlib.data.split_ids` (validation is used for early stopping and every other
 choice), the experiment is trained through :func:`hybridlib.experiments.run` on that table
 (cached in the run registry, so an interrupted benchmark resumes fold by fold), its
-predictions for the whole test fold are recorded with ``MatbenchTask.record``, and
-``MatbenchBenchmark.to_file`` writes ``DIR/results.json.gz``. Torch models use the GPU when
+predictions for the whole test fold are recorded with ``MatbenchTask.record``, and the
+benchmark (``MatbenchBenchmark.as_dict()``) is written gzip-compressed to
+``DIR/results.json.gz``, the file a Matbench submission holds (matbench 0.6's own ``to_file``
+writes uncompressed JSON whatever the name; read it back with
+``MatbenchBenchmark.from_dict(json.load(gzip.open(path, "rt")))``). Torch models use the GPU when
 one is present. ``--sample N`` runs the same path offline on ``N`` materials of the shared
 sample, with folds made by Matbench's own recipe (:func:`hybridlib.data.injected_task`).
 
@@ -19,6 +22,7 @@ Introduced in: chapter 5.6.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import time
 from pathlib import Path
@@ -60,7 +64,7 @@ def fold_frame(task, fold: int, profile: Profile) -> pd.DataFrame:
 def run_matbench(model: str, task_name: str, profile: Profile | str | None = None, *,
                  folds: Sequence[int] | None = None, out: str | Path | None = None,
                  task=None, registry=None) -> Path:
-    """Train experiment ``model`` on each fold, record the test predictions, write the file.
+    """Train experiment ``model`` on each fold, record the test predictions, write the results.
 
     Args:
         model: a name from :func:`hybridlib.experiments.available` (single-target models
@@ -108,15 +112,16 @@ def run_matbench(model: str, task_name: str, profile: Profile | str | None = Non
             "wall_seconds": time.perf_counter() - start,
             "val_mae": float(result.extra["val_metrics"][target]["mae"]),
             "run_key": result.key})
-        print(f"{task_name} fold {fold}: {model} test MAE "
-              f"{result.metrics[target]['mae']:.4f} (n_train={int((frame.split == 'train').sum())}, "
-              f"{result.train_seconds:.0f} s on {device})")
+        n_train = int((frame["split"] == "train").sum())
+        print(f"{task_name} fold {fold}: {model} test MAE {result.metrics[target]['mae']:.4f} "
+              f"(n_train={n_train}, {result.train_seconds:.0f} s on {device})")
     benchmark.add_metadata({"model": model, "profile": json.dumps(profile.as_dict()),
                             "hybridlib_version": __version__})
     out = Path(out) if out is not None else Path("matbench_results") / model / task_name
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json.gz"
-    benchmark.to_file(str(path))
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(benchmark.as_dict(), handle)
     return path
 
 

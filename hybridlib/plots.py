@@ -28,7 +28,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 __all__ = [
     "FONT_FAMILY", "FAMILY_COLORS", "book_rc", "use_book_style",
     "parity", "bar_mae", "mae_vs_time", "learning_curve", "target_distributions",
-    "alpha_curve", "fusion_taxonomy", "alignn_architecture", "megnet_block",
+    "alpha_curve", "source_weights", "task_weight_trajectory", "fusion_taxonomy", "alignn_architecture", "megnet_block",
     "crystal_and_line_graph",
 ]
 
@@ -333,6 +333,57 @@ def alpha_curve(alphas: Sequence[float], val_mae: Sequence[float], test_mae: Seq
     ax.set_ylabel(f"MAE ({unit})")
     ax.set_title(r"Late Fusion：$\hat{y} = \alpha\,\hat{y}_{RF} + (1-\alpha)\,\hat{y}_{CGCNN}$")
     ax.legend(fontsize=9)
+    return fig
+
+
+@_styled
+def source_weights(table: pd.DataFrame, column: str = "w_structure",
+                   group: str = "class", bins: int = 30) -> Figure:
+    """Histogram of per-material attention weights of one source, one colour per group.
+
+    Args:
+        table: one row per material with ``column`` (weights in [0, 1]) and ``group``.
+        column: weight column (``w_structure`` or ``w_composition``).
+        group: column with the group label of each material (e.g. metal / non-metal).
+    """
+    missing = [c for c in (column, group) if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks columns {missing}")
+    values = _finite_1d(table[column], f"column {column!r}")
+    if values.min() < 0 or values.max() > 1:
+        raise ValueError(f"column {column!r} holds values outside [0, 1]")
+    fig, axes = _new_figure(6.0, 3.8)
+    ax = axes[0, 0]
+    edges = np.linspace(0, 1, bins + 1)
+    for i, (name, part) in enumerate(table.groupby(group)):
+        ax.hist(part[column], bins=edges, alpha=0.6, label=f"{name} (n = {len(part)})",
+                color=_MODEL_COLORS[i % len(_MODEL_COLORS)])
+    label = "構造" if column == "w_structure" else "組成"
+    ax.set_xlabel(f"{label}側の Attention 重み")
+    ax.set_ylabel("物質数")
+    ax.set_title(f"物質ごとの{label}側の重み")
+    ax.legend(fontsize=9)
+    return fig
+
+
+@_styled
+def task_weight_trajectory(trajectory: Sequence[Sequence[float]], names: Sequence[str]) -> Figure:
+    """Learned task weights λ_k against the training step (log scale), one line per task."""
+    weights = np.asarray(trajectory, dtype=float)
+    if weights.ndim != 2 or weights.shape[1] != len(names) or weights.shape[0] == 0:
+        raise ValueError(f"trajectory must be (steps, {len(names)}), got {weights.shape}")
+    if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+        raise ValueError("trajectory holds non-finite or non-positive weights")
+    fig, axes = _new_figure(6.0, 3.8)
+    ax = axes[0, 0]
+    steps = np.arange(1, weights.shape[0] + 1)
+    for k, name in enumerate(names):
+        ax.plot(steps, weights[:, k], label=name, color=_MODEL_COLORS[k % len(_MODEL_COLORS)])
+    ax.set_yscale("log")
+    ax.set_xlabel("学習ステップ")
+    ax.set_ylabel(r"タスクの重み $\lambda_k = e^{-s_k}$（対数軸）")
+    ax.set_title("不確実性による重み付けで学習された重み")
+    ax.legend()
     return fig
 
 

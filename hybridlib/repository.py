@@ -34,8 +34,8 @@ def set_repository(url: str, root: str | Path = ".") -> list[Path]:
         raise ValueError(f"not a repository URL: {url!r} (expected https://host/owner/name)")
     root = Path(root)
     old = configured_repository(root)
-    files = [root / "_config.yml", *sorted((root / "chapters").glob("*.py")),
-             *sorted((root / "chapters").glob("*.ipynb"))]
+    files = [root / "_config.yml", *sorted((root / "book").glob("*.md")),
+             *sorted((root / "chapters").glob("*.py")), *sorted((root / "chapters").glob("*.ipynb"))]
     changed = []
     for path in files:
         text = path.read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Tests of the fusion models, late fusion / stacking, the RF baseline and the fusion experiments."""
+"""Tests of fusion models, late fusion and stacking, the RF baseline and the fusion experiments."""
 from __future__ import annotations
 
 import numpy as np

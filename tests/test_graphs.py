@@ -206,7 +206,7 @@ def test_graph_dataset_cache_roundtrip_and_corruption(mp_small, monkeypatch, tmp
     monkeypatch.setenv("HYBRIDLIB_CACHE_DIR", str(tmp_path / "cache"))
     assert len(loaded) == 12
     for a, b in zip(built, loaded):
-        assert a.keys() == b.keys() and a.material_id == b.material_id
+        assert sorted(a.keys()) == sorted(b.keys()) and a.material_id == b.material_id
         for key in ("z", "edge_index", "edge_vec", "edge_dist", "lg_edge_index", "angle_cos",
                     "y", "comp"):
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
@@ -219,3 +219,17 @@ def test_graph_dataset_cache_roundtrip_and_corruption(mp_small, monkeypatch, tmp
     torch.testing.assert_close(rebuilt[5].angle_cos, built[5].angle_cos)
     graph_dataset(df, GraphParams(max_neighbors=8), targets=("e_form",))
     assert len(list((tmp_path / "cache" / "graphs").glob("*.pt"))) == 2
+
+
+def test_params_from_profile_dict_and_overrides(small_structures):
+    from hybridlib.config import get_profile
+
+    assert graphs._as_params(get_profile("ci")) == GraphParams()
+    custom = get_profile("ci").with_(extra={"graph": {"max_neighbors": 6}})
+    assert graphs._as_params(custom) == GraphParams(max_neighbors=6)
+    assert graphs._as_params({"cutoff": 6.0}).cutoff == 6.0
+    params = GraphParams(max_neighbors=6)
+    assert crystal_graph(small_structures[0], params=params).edge_index.size(1) == \
+        build_graphs(small_structures[:1], params)[0].edge_index.size(1)
+    assert crystal_graph(small_structures[0], max_neighbors=6, params=GraphParams()).num_edges == \
+        crystal_graph(small_structures[0], params=params).num_edges

@@ -49,7 +49,7 @@ def test_records_every_fold_and_writes_a_readable_results_file(sample, tiny, tmp
     recorded = results["fold_0"]["data"]
     truth = sample.set_index("material_id")["band_gap"]
     ids = list(task.validation["fold_0"].test)
-    assert list(recorded) == ids
+    assert set(recorded) == set(ids) and len(recorded) == len(ids)
     mae = np.mean([abs(recorded[i] - truth[i]) for i in ids])
     assert results["fold_0"]["scores"]["mae"] == pytest.approx(mae)
     assert results["fold_0"]["parameters"]["model"] == "rf_magpie"
@@ -60,7 +60,7 @@ def test_command_line_runs_a_graph_model_offline(tmp_path, monkeypatch, mp_sampl
     path = main(["--model", "cgcnn", "--task", "matbench_mp_e_form", "--sample", "60",
                  "--folds", "0", "--out", str(tmp_path), "--profile", "ci"])
     results = _results(path, "matbench_mp_e_form")
-    assert set(results) == {"fold_0"}
+    assert {fold for fold, entry in results.items() if entry.get("data")} == {"fold_0"}
     assert len(results["fold_0"]["data"]) == 12
     assert np.isfinite(list(results["fold_0"]["data"].values())).all()
     assert results["fold_0"]["parameters"]["device"] in ("cpu", "cuda")

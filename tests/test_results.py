@@ -167,3 +167,25 @@ def test_learning_curve_runs_each_size_once(profile, tmp_path):
     assert curve["mae"].tolist() == pytest.approx([0.5, 0.5])
     learning_curve("_toy", [5, 10], profile, registry=tmp_path)
     assert CALLS == ["toy", "toy"]
+
+
+def test_using_frame_keys_runs_by_the_table_and_maps_single_targets(profile, tmp_path):
+    from hybridlib.experiments import using_frame
+    from hybridlib.experiments.common import load_frame, resolve_targets
+
+    table = _frame(3, 0.0).rename(columns={"e_form": "band_gap"})[["material_id", "split",
+                                                                   "band_gap"]]
+    with using_frame(table, ["band_gap"]):
+        run("_toy", profile, registry=tmp_path)
+        run("_toy", profile, registry=tmp_path)
+        assert load_frame(profile) is table
+        assert resolve_targets(["e_form"]) == ("band_gap",)
+        with pytest.raises(ValueError, match="provides only"):
+            resolve_targets(["e_form", "band_gap"])
+    with using_frame(table.assign(band_gap=table["band_gap"] + 1), ["band_gap"]):
+        run("_toy", profile, registry=tmp_path)
+    assert CALLS == ["toy", "toy"]
+    assert resolve_targets(["e_form", "band_gap"]) == ("e_form", "band_gap")
+    with pytest.raises(ValueError, match="lacks columns"):
+        with using_frame(table, ["e_form"]):
+            pass

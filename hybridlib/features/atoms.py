@@ -1,24 +1,23 @@
 """CGCNN's 92-dimensional atom features, computed from element data by code.
 
 Xie & Grossman (2018) describe each element by nine properties, each one-hot encoded
-(categorical properties) or binned into 10 equal intervals (continuous properties)
-(Table S2 of the paper's supplement; the layout below is read from the published
-``atom_init.json``, which matminer ships as ``cgcnn_atom_feature.json``):
+(categorical properties) or binned into 10 equal intervals (continuous properties), as
+listed in the paper's Supplemental Material; the exact layout below is read from the
+published ``atom_init.json``, which matminer ships as ``cgcnn_atom_feature.json``:
 
-================================  =========================  ========  ==========
-property                          source here                 encoding  dims
-================================  =========================  ========  ==========
-group number                      pymatgen ``group``          0-18      19
-period                            pymatgen ``row``            1-7       7
-electronegativity (Pauling)       pymatgen ``X``              0.5-4.0   10
-covalent radius (pm)              Magpie ``CovalentRadius``   25-250    10
-valence electrons                 from group and block        1-12      12
-first ionization energy (eV)      pymatgen, ln scale          1.3-3.3   10
-electron affinity (eV)            Magpie ``ElectronAffinity`` -3.0-3.7  10
-block                             pymatgen ``block``          s p d f   4
-atomic volume (cm^3/mol)          pymatgen ``molar_volume``,  1.5-4.3   10
-                                  ln scale
-================================  =========================  ========  ==========
+============================  ================================  =========  ====
+property                      source here                       encoding   dims
+============================  ================================  =========  ====
+group number                  pymatgen ``group`` (0: f block)   0-18       19
+period                        pymatgen ``row``                  1-7        7
+electronegativity (Pauling)   pymatgen ``X``                    0.5-4.0    10
+covalent radius (pm)          Magpie ``CovalentRadius``         25-250     10
+valence electrons             from group and block              1-12       12
+first ionization energy (eV)  pymatgen, ln scale                1.3-3.3    10
+electron affinity (eV)        Magpie ``ElectronAffinity``/96.5  -3.0-3.7   10
+block                         pymatgen ``block``                s p d f    4
+atomic volume (cm^3/mol)      pymatgen ``molar_volume``, ln     1.5-4.3    10
+============================  ================================  =========  ====
 
 Conventions, all read off the published vectors: f-block elements (La-Yb, Ac-No, as
 pymatgen assigns blocks) take group slot 0; an element's valence-electron count is its group

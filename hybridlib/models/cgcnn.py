@@ -92,8 +92,9 @@ class CGCNN(nn.Module):
         self.register_buffer("atom_features", atom_feature_table(atom_features))
         self.expansion = GaussianExpansion(start=0.0, stop=cutoff, step=gaussian_step)
         self.embedding = nn.Linear(self.atom_features.shape[1], hidden)
-        self.convs = nn.ModuleList(CGConv(hidden, self.expansion.out_features, aggr="add", batch_norm=True)
-                                   for _ in range(n_conv))
+        self.convs = nn.ModuleList(
+            CGConv(hidden, self.expansion.out_features, aggr="add", batch_norm=True)
+            for _ in range(n_conv))
         widths = [hidden] + [fc_hidden] * n_fc
         self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.out = nn.Linear(fc_hidden, n_targets)

@@ -1,7 +1,7 @@
 """Late fusion: blend or stack the predictions of two independently trained models.
 
-The blending weight :math:`\\alpha` of :math:`\\hat y = \\alpha\\,\\hat y_A + (1-\\alpha)\\,\\hat y_B`
-and the stacking meta-model are *fitted*, so they must be fitted on predictions the base
+The blending weight :math:`\\alpha` of
+:math:`\\hat y = \\alpha\\,\\hat y_A + (1-\\alpha)\\,\\hat y_B` and the stacking meta-model are *fitted*, so they must be fitted on predictions the base
 models made for materials they were not trained on: validation predictions, or out-of-fold
 predictions of the training set (:func:`hybridlib.models.baselines.out_of_fold_predict`).
 Fitted on in-sample training predictions they favour whichever model memorised its training
