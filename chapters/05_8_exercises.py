@@ -1,0 +1,485 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5.8 演習
+#
+# 本章の 8 つの演習です。元の教材の演習を、できるだけ **実データで手を動かして確かめる** 形に作り直しました。各演習の下にある「解答」は、ビルドのたびに実行されて正しさが確かめられています。解答を見る前に、まず自分で取り組んでください。
+#
+# - 学生用のノートブック（解答を取り除いたもの）は `make students` で作れます（{doc}`../book/instructor`）。Colab で開くには、学生用ノートブックを置いたリポジトリの `students/05_8_exercises.ipynb` を開いてください。
+# - `check` と書かれたセルは、自分の答えをその場で確かめるための確認セルです。採点には、これとは別の隠しテストが使われます。
+# - 難易度は ★（易）〜 ★★★（難）です。
+#
+# ```{admonition} 対象読者と学習目標
+# :class: tip
+# 前提：{doc}`05_1_design` 〜 {doc}`05_7_summary`。演習を終えると、本章の各手法を自分のコードで再現し、その効果を測って説明できるようになります。
+# ```
+
+# %% [markdown]
+# ## この節の実行方法
+#
+# 最初のセルは Colab のときだけ必要なパッケージを入れます（{doc}`../book/setup`）。
+
+# %% tags=["remove-output"]
+# Colab 用のセットアップ（Colab の外では何もしない）
+import importlib.metadata
+import importlib.util
+import os
+import subprocess
+import sys
+
+REPOSITORY = "https://github.com/OWNER/hybrid-book"
+if "google.colab" in sys.modules:
+    def pip_install(*args):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args],
+                       check=True)
+
+    if importlib.util.find_spec("hybridlib") is None:
+        # Colab の torch はそのまま使い、足りないパッケージだけを入れる
+        with open("/tmp/keep-torch.txt", "w") as pins:
+            pins.write(f"torch=={importlib.metadata.version('torch')}\n")
+        pip_install("-c", "/tmp/keep-torch.txt", f"git+{REPOSITORY}")
+        # matbench 0.6 は古い版を固定しているので依存関係なしで入れる
+        pip_install("--no-deps", "matbench==0.6")
+    os.environ.setdefault("HYBRIDLIB_SOURCE", "matbench")  # Matbench をオンラインで
+    os.environ.setdefault("HYBRIDLIB_PROFILE", "ci")  # 数分で終わる大きさ
+
+# %% [markdown]
+# 共通の準備です。どの演習も、このセルのあとなら単独で実行できます。演習の中で学習するモデルは、数秒〜数十秒で終わるように小さな部分集合を使います。
+
+# %%
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+import hybridlib as hl
+
+hl.setup(seed=0)
+profile = hl.config.get_profile()
+df = hl.data.load_dataset(profile)
+small = {s: hl.data.subsample(df[df["split"] == s], n, profile.seed)
+         for s, n in (("train", 400), ("val", 150))}
+print(f"profile = {profile.name}, materials = {len(df)}")
+
+# %% [markdown]
+# 演習 1・6・8 で使う小さなグラフのデータセット（Magpie 特徴量つき、目的変数は生成エネルギー）です。
+
+# %%
+def small_graphs(frame):
+    comp = hl.features.featurize_frame(frame, "magpie")
+    return hl.graphs.graph_dataset(frame, profile, targets=("e_form",), comp=comp)
+
+
+train_g, val_g = small_graphs(small["train"]), small_graphs(small["val"])
+print(len(train_g), "training graphs,", len(val_g), "validation graphs")
+
+# %% [markdown]
+# ## 演習 1：Early Fusion の特徴量次元と正則化（★）
+#
+# ```{exercise-start} Early Fusion の特徴量次元と正則化（★）
+# :label: ex-05-8-1
+# ```
+# 元の教材は「Magpie 特徴量（145 次元）と GNN 埋め込み（256 次元）を連結すると 401 次元」としていました。
+#
+# 1. 組成特徴量のプリセット名（`"magpie"` または `"ward2016"`）と GNN 埋め込みの次元を受け取り、連結後の次元を **実際の featurizer のラベルから** 計算する関数 `fused_dimension(preset, embedding_dim)` を書いてください（ヒント：`hl.features.feature_labels`）。`fused_dimension("magpie", 256)` は 401 になるでしょうか。
+# 2. 過学習を抑える正則化を 2 つ入れた Early Fusion を作ります。訓練グラフのリストを受け取り、dropout 確率 0.3 以上の `hl.models.EarlyFusion` を返す関数 `regularized_model(train_graphs)` と、weight decay が 1e-4 以上の学習設定 `regularized_config`（`hl.train.TrainConfig`）を定義してください。
+# 3. 正則化なし（dropout 0、weight decay 0）と正則化ありを同じ小さなデータで学習し、検証 MAE を比べて、結果を 2〜3 文で考察してください。
+# ```{exercise-end}
+# ```
+# ```{solution-start} ex-05-8-1
+# :class: dropdown
+# ```
+
+# %%
+def fused_dimension(preset: str, embedding_dim: int) -> int:
+    """Width of [composition features ; GNN embedding]."""
+    return len(hl.features.feature_labels(preset)) + embedding_dim
+
+
+print({p: fused_dimension(p, 256) for p in hl.features.PRESETS})
+
+# %%
+def regularized_model(train_graphs) -> nn.Module:
+    """Early fusion with dropout 0.3 in the MLP head."""
+    gnn = hl.models.CGCNN(hidden=32, n_conv=2)
+    return hl.models.EarlyFusion(gnn, *hl.models.composition_stats(train_graphs), dropout=0.3)
+
+
+regularized_config = hl.train.TrainConfig.from_profile(profile, epochs=6, patience=6,
+                                                       weight_decay=1e-4)
+
+# %%
+plain = hl.models.EarlyFusion(hl.models.CGCNN(hidden=32, n_conv=2),
+                              *hl.models.composition_stats(train_g), dropout=0.0)
+plain_config = hl.train.TrainConfig.from_profile(profile, epochs=6, patience=6, weight_decay=0.0)
+results = {name: hl.train.fit(model, train_g, val_g, config, progress=False)
+           for name, model, config in (
+               ("plain", plain, plain_config),
+               ("regularized", regularized_model(train_g), regularized_config))}
+{name: round(float(np.abs(r.predict(val_g)[:, 0] - small["val"]["e_form"]).mean()), 4)
+ for name, r in results.items()}
+
+# %% [markdown]
+# 132 次元の Magpie（matminer のプリセット）では 132 + 256 = 388 次元で、401 次元になるのは 145 次元の Ward 2016 セットを使った場合です。正則化の効果は、このような小さなデータと短い学習では検証 MAE のばらつきに埋もれることがあります。差が小さいときは、種を変えた複数回の学習で平均と標準偏差を比べてから結論を出すべきです。
+# ```{solution-end}
+# ```
+
+# %% tags=["check"]
+assert fused_dimension("ward2016", 256) == 401
+assert regularized_model(train_g).dropout >= 0.3 and regularized_config.weight_decay >= 1e-4
+
+# %% [markdown]
+# ## 演習 2：Late Fusion の最適重み（★）
+#
+# ```{exercise-start} Late Fusion の最適重み（★）
+# :label: ex-05-8-2
+# ```
+# 1. 目的変数 `y` と二つのモデルの予測 `pred_rf`, `pred_gnn`、重みの候補 `grid` を受け取り、$\hat{y} = \alpha \hat{y}_{RF} + (1-\alpha)\hat{y}_{GNN}$ の MAE が最小になる $\alpha$ を返す関数 `choose_alpha(y, pred_rf, pred_gnn, grid)` を書いてください（同点なら小さい方の $\alpha$）。
+# 2. 実行結果のレジストリから RF と CGCNN の **検証データ** の予測を取り出して $\alpha$ を選び、その意味を解釈してください。
+# 3. 元の教材のように **訓練データ** の予測で選んだ $\alpha$ と比べ、なぜ違うのかを説明してください。
+# ```{exercise-end}
+# ```
+# ```{solution-start} ex-05-8-2
+# :class: dropdown
+# ```
+
+# %%
+def choose_alpha(y, pred_rf, pred_gnn, grid) -> float:
+    """The weight of pred_rf in grid with the smallest blended MAE."""
+    y, a, b = (np.asarray(v, dtype=float) for v in (y, pred_rf, pred_gnn))
+    maes = [np.mean(np.abs(w * a + (1 - w) * b - y)) for w in grid]
+    return float(grid[int(np.argmin(maes))])
+
+
+rf = hl.experiments.run("rf_magpie", profile)
+gnn = hl.experiments.run("cgcnn", profile)
+grid = np.linspace(0, 1, 101)
+alphas = {}
+for split in ("val", "train"):
+    y, p_rf = rf.arrays("e_form", split)
+    alphas[split] = choose_alpha(y, p_rf, gnn.arrays("e_form", split)[1], grid)
+alphas
+
+# %% [markdown]
+# $\alpha$ は「RF の予測をどれだけ信用するか」です。検証データで選んだ値は、学習に使っていないデータで二つのモデルの誤差がどう打ち消し合うかを反映します。訓練データで選ぶと、訓練データをほぼ丸暗記した RF の誤差が小さく見えるので $\alpha$ は RF 寄りになり、テストデータでは最適からずれます（5.3 節）。
+# ```{solution-end}
+# ```
+
+# %% tags=["check"]
+assert choose_alpha([0.0, 1.0], [0.0, 1.0], [1.0, 0.0], np.linspace(0, 1, 11)) == 1.0
+
+# %% [markdown]
+# ## 演習 3：線グラフと結合角（★★）
+#
+# ```{exercise-start} 線グラフと結合角（★★）
+# :label: ex-05-8-3
+# ```
+# 1. 原子グラフと線グラフの違いを 2〜3 文で説明してください。
+# 2. pymatgen の `Structure` と距離の上限 `cutoff`（Å）を受け取り、各原子 $i$ について距離 `cutoff` 以内の近接原子（周期像を含む）の **順序付きの対** $(j, k)$（$j \ne k$）すべての結合角の余弦 $\cos\theta_{jik}$ を計算し、昇順に並べた NumPy 配列で返す関数 `bond_angle_cosines(structure, cutoff)` を、素朴な三重ループで書いてください（ヒント：`structure.get_all_neighbors(cutoff)` の各近接原子は `.coords` を持ちます）。
+# 3. ウルツ鉱型 ZnS（`mp-560588`）に `cutoff=2.6` で適用し、得られた角度が正四面体角（$\cos\theta = -1/3$）に近いことを確かめてください。
+# ```{exercise-end}
+# ```
+# ```{solution-start} ex-05-8-3
+# :class: dropdown
+# ```
+
+# %%
+def bond_angle_cosines(structure, cutoff: float) -> np.ndarray:
+    """Sorted cosines of all angles j-i-k between neighbours within cutoff."""
+    cosines = []
+    for i, neighbors in enumerate(structure.get_all_neighbors(cutoff)):
+        center = structure[i].coords
+        for a, nj in enumerate(neighbors):
+            for b, nk in enumerate(neighbors):
+                if a != b:
+                    u, v = nj.coords - center, nk.coords - center
+                    cosines.append(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
+    return np.sort(np.array(cosines))
+
+
+zns = hl.data.load_mp_sample().set_index("material_id").loc["mp-560588", "structure"]
+cos_zns = bond_angle_cosines(zns, 2.6)
+print(len(cos_zns), cos_zns.min().round(3), cos_zns.max().round(3))
+
+# %% [markdown]
+# 原子グラフは原子をノード、近接原子の対（結合）をエッジとします。線グラフは原子グラフの結合をノードとし、原子を共有する結合の対をエッジとして、そのエッジに結合角の情報を持たせます。ZnS では各原子が 4 つの近接原子を持つので、4 原子 × 4 × 3 = 48 個の余弦がすべて −1/3 付近に並びます。
+# ```{solution-end}
+# ```
+
+# %% tags=["check"]
+assert len(cos_zns) == 48 and np.allclose(cos_zns, -1 / 3, atol=0.02)
+
+# %% [markdown]
+# ## 演習 4：マルチタスク学習の損失重み（★★）
+#
+# ```{exercise-start} マルチタスク学習の損失重み（★★）
+# :label: ex-05-8-4
+# ```
+# 生成エネルギーとバンドギャップを同時に予測するとき、損失の重み $\lambda_1, \lambda_2$ をどう決めるかを考えます。
+#
+# 1. 訓練データの目的変数の行列 `y_train`（形 `(n, 2)`）を受け取り、各列の分散の逆数に比例し、和が 1 になる重みを返す関数 `inverse_variance_weights(y_train)` を書いてください。
+# 2. このページのデータの訓練部分に適用し、$\lambda_1 = \lambda_2 = 1$ とした場合に何が起きるかを、二つの目的変数の尺度から説明してください。
+# 3. 実行結果のレジストリにある不確実性重み付けのモデル（`megnet_mt_uncertainty`）が学習した重みと比べてください。
+# ```{exercise-end}
+# ```
+# ```{solution-start} ex-05-8-4
+# :class: dropdown
+# ```
+
+# %%
+def inverse_variance_weights(y_train) -> np.ndarray:
+    """Task weights proportional to 1 / variance, summing to one."""
+    inverse = 1.0 / np.var(np.asarray(y_train, dtype=float), axis=0)
+    return inverse / inverse.sum()
+
+
+y_train = df.loc[df["split"] == "train", ["e_form", "band_gap"]].to_numpy()
+learned = hl.experiments.run("megnet_mt_uncertainty", profile).extra["weights"]
+learned_sum = sum(learned.values())
+pd.DataFrame({"1/variance": inverse_variance_weights(y_train),
+              "learned (normalized)": [w / learned_sum for w in learned.values()]},
+             index=["e_form", "band_gap"]).round(3)
+
+# %% [markdown]
+# バンドギャップはゼロが多い一方で値の幅が広く、分散は生成エネルギーより大きい傾向があります。$\lambda_1 = \lambda_2 = 1$ では損失の大きいタスクが勾配を支配し、もう一方のタスクの学習が進みにくくなります。分散の逆数は学習前にデータだけから決まる重みで、不確実性重み付けは学習中の損失の大きさ（$\lambda_k \approx 1/\mathcal{L}_k$）に合わせて重みを動かします。二つが似ていれば、尺度の違いが重みの主な決め手だったことになります。
+# ```{solution-end}
+# ```
+
+# %% tags=["check"]
+assert np.allclose(inverse_variance_weights([[0.0, 0.0], [2.0, 4.0]]), [0.8, 0.2])
+
+# %% [markdown]
+# ## 演習 5：ハイブリッド手法の選択（★）
+#
+# ```{exercise-start} ハイブリッド手法の選択（★）
+# :label: ex-05-8-5
+# ```
+# 次の 3 つのシナリオに最適な手法を選び、辞書 `choices`（キー `"A"`, `"B"`, `"C"`、値は `"rf"`, `"cgcnn"`, `"early_fusion"`, `"attention_fusion"`, `"late_fusion"`, `"stacking"`, `"alignn"`, `"megnet_multitask"` のいずれか）に、理由を辞書 `reasons`（同じキー、20 文字以上の文字列）に書いてください。5.6 節の測定値を理由に使うこと。
+#
+# - **シナリオ A**：データ 30,000 件、GPU あり、精度優先、実装期限 2 週間
+# - **シナリオ B**：データ 100,000 件、GPU 複数台、最高精度が必須、計算時間の制約なし
+# - **シナリオ C**：既存の RF と CGCNN があり、それらを統合したい。リスク回避を重視
+# ```{exercise-end}
+# ```
+# ```{solution-start} ex-05-8-5
+# :class: dropdown
+# ```
+
+# %%
+choices = {"A": "early_fusion", "B": "alignn", "C": "late_fusion"}
+reasons = {
+    "A": "既存の CGCNN に組成特徴量を連結するだけで実装でき、5.6 節の表で単独モデルとの差を測って確かめられるため。",
+    "B": "角度の情報を持つ ALIGNN は大きなデータと長い学習で力を発揮し、計算時間の制約がないなら学習コストは問題にならないため。",
+    "C": "既存モデルを学習し直さずに、検証データで選んだ重み α 一つで統合でき、最悪でも単独モデルに近い性能に戻せるため。",
+}
+pd.DataFrame({"choice": choices, "reason": reasons})
+
+# %% [markdown]
+# 理由は、このページを含む本のビルドで測った数値（5.6 節の MAE・学習時間・パレート最適性）で裏付けるのが大切です。精度の順位はデータ量と学習量で変わるので、`ci` の小さな実行の順位をそのまま大規模な問題に当てはめないよう注意します。
+# ```{solution-end}
+# ```
+
+# %% tags=["check"]
+assert set(choices) == {"A", "B", "C"} and all(len(reasons[k]) >= 20 for k in choices)
+
+# %% [markdown]
+# 演習 6 の準備：組成特徴量を訓練データの統計量で標準化したグラフを作ります。
+
+# %%
+from torch_geometric.loader import DataLoader
+
+mean, std = hl.models.composition_stats(train_g)
+std_train, std_val = [g.clone() for g in train_g], [g.clone() for g in val_g]
+for g in std_train + std_val:
+    g.comp = torch.nan_to_num((g.comp - mean) / std)
+
+# %% [markdown]
+# ## 演習 6：Attention による重み付き Early Fusion の実装（★★★）
+#
+# ```{exercise-start} Attention による重み付き Early Fusion の実装（★★★）
+# :label: ex-05-8-6
+# ```
+# 組成特徴量と GNN 埋め込みの重要度を物質ごとに調整する Early Fusion を実装します。`nn.Module` のサブクラス `GatedFusion(gnn, comp_dim, width)` を作ってください。
+#
+# - 入力：`gnn` は `embed(batch)`（形 `(B, gnn.embedding_dim)`）を持つ GNN、`batch.comp` は標準化済みの組成特徴量（形 `(B, comp_dim)`）
+# - 二つの情報源をそれぞれ線形層で幅 `width` に射影し、それぞれのスコアから softmax で重み $(w_c, w_s)$ を作り、$w_c \mathbf{p}_c + w_s \mathbf{p}_s$ を線形層で 1 出力にする
+# - `forward(batch)` は形 `(B, 1)` の予測、`source_weights(batch)` は形 `(B, 2)` の重み（各行の和が 1）を返す
+#
+# 下の準備セルで作る、組成特徴量を標準化したグラフ `std_train`, `std_val` で数エポック学習し、学習したモデルを変数 `gated` に入れて、構造側の重み $w_s$ の分布を調べてください。
+# ```{exercise-end}
+# ```
+# ```{solution-start} ex-05-8-6
+# :class: dropdown
+# ```
+
+# %%
+class GatedFusion(nn.Module):
+    """Softmax-weighted mixture of composition and structure projections."""
+
+    def __init__(self, gnn: nn.Module, comp_dim: int, width: int) -> None:
+        super().__init__()
+        self.gnn = gnn
+        self.project = nn.ModuleList([nn.Linear(comp_dim, width),
+                                      nn.Linear(gnn.embedding_dim, width)])
+        self.score = nn.ModuleList([nn.Linear(width, 1), nn.Linear(width, 1)])
+        self.out = nn.Linear(width, 1)
+
+    def _parts(self, batch):
+        sources = (batch.comp, self.gnn.embed(batch))
+        p = [torch.nn.functional.softplus(f(x)) for f, x in zip(self.project, sources)]
+        w = torch.softmax(torch.cat([s(q) for s, q in zip(self.score, p)], dim=-1), dim=-1)
+        return p, w
+
+    def source_weights(self, batch) -> torch.Tensor:
+        return self._parts(batch)[1]
+
+    def forward(self, batch) -> torch.Tensor:
+        (p_c, p_s), w = self._parts(batch)
+        return self.out(w[:, :1] * p_c + w[:, 1:] * p_s)
+
+
+# %% [markdown]
+# 数エポック学習して、検証データでの重みを調べます。
+
+# %%
+gated = GatedFusion(hl.models.CGCNN(hidden=32, n_conv=2), mean.numel(), 32)
+hl.train.fit(gated, std_train, std_val,
+             hl.train.TrainConfig.from_profile(profile, epochs=4, patience=4), progress=False)
+gated.eval()
+with torch.no_grad():
+    w = torch.cat([gated.source_weights(b) for b in DataLoader(std_val, batch_size=128)])
+print("w_structure: mean %.3f, std %.3f" % (w[:, 1].mean(), w[:, 1].std()))
+
+# %% [markdown]
+# 重みの平均と広がりを見ると、モデルがどちらの射影を多く混ぜているか、物質によって使い分けているかが分かります。ただし、重みは予測への寄与そのものではありません（演習 8）。本書の `hl.models.AttentionFusion` は、これに出力 MLP と組成の標準化を加えたものです（5.2 節）。
+# ```{solution-end}
+# ```
+
+# %% tags=["check"]
+_b = next(iter(DataLoader(std_val, batch_size=8)))
+assert gated(_b).shape == (8, 1)
+assert torch.allclose(gated.source_weights(_b).sum(dim=1), torch.ones(8))
+
+# %% [markdown]
+# ## 演習 7：負の転移の検出（★★）
+#
+# ```{exercise-start} 負の転移の検出（★★）
+# :label: ex-05-8-7
+# ```
+# 1. タスク名から MAE への辞書 `single`（単一タスクモデル）と `multi`（マルチタスクモデル）を受け取り、マルチタスクの方が MAE が大きい（負の転移）タスクで `True` になる辞書を返す関数 `negative_transfer(single, multi)` を書いてください。
+# 2. 実行結果のレジストリにある MEGNet の単一タスク（`megnet_e_form`, `megnet_band_gap`）と、等重み（`megnet_mt_equal`）・不確実性重み付け（`megnet_mt_uncertainty`）のマルチタスクに適用してください。
+# 3. 負の転移への対策を 3 つ挙げてください。
+# ```{exercise-end}
+# ```
+# ```{solution-start} ex-05-8-7
+# :class: dropdown
+# ```
+
+# %%
+def negative_transfer(single: dict, multi: dict) -> dict:
+    """Task -> True where the multitask MAE exceeds the single-task MAE."""
+    return {task: bool(multi[task] > single[task]) for task in single}
+
+
+table = hl.tables.multitask_table(profile)
+single = {"e_form": table.loc["megnet_e_form", "e_form_mae"],
+          "band_gap": table.loc["megnet_band_gap", "band_gap_mae"]}
+{name: negative_transfer(single, {"e_form": table.loc[name, "e_form_mae"],
+                                  "band_gap": table.loc[name, "band_gap_mae"]})
+ for name in ("megnet_mt_equal", "megnet_mt_uncertainty")}
+
+# %% [markdown]
+# 対策の例：(1) 相関の高いタスクだけをまとめて学習する、(2) 共有層を浅く、タスク固有の層を深くする、(3) 重みを学習させる（不確実性重み付け {cite}`kendall2018multi` や GradNorm）。判定は 1 回の学習ではばらつきに左右されるので、種を変えた複数回の学習で確かめるのが確実です。
+# ```{solution-end}
+# ```
+
+# %% tags=["check"]
+assert negative_transfer({"a": 1.0, "b": 1.0}, {"a": 1.2, "b": 0.8}) == {"a": True, "b": False}
+
+# %% [markdown]
+# 演習 8 の準備：寄与を調べる Early Fusion（dropout なし）を小さなデータで学習しておきます。
+
+# %%
+fusion_fit = hl.train.fit(
+    hl.models.EarlyFusion(hl.models.CGCNN(hidden=32, n_conv=2),
+                          *hl.models.composition_stats(train_g), dropout=0.0),
+    train_g, val_g, hl.train.TrainConfig.from_profile(profile, epochs=6, patience=6),
+    progress=False)
+
+# %% [markdown]
+# ## 演習 8：ハイブリッドモデルの寄与の分析（★★★）
+#
+# ```{exercise-start} ハイブリッドモデルの寄与の分析（★★★）
+# :label: ex-05-8-8
+# ```
+# Early Fusion の MLP への入力 $[\tilde{\mathbf{c}} ; \mathbf{h}_{\text{GNN}}]$ のうち、組成と GNN 埋め込みがそれぞれどれだけ予測に寄与しているかを、**並べ替え重要度**（permutation importance）で測ります。
+#
+# 1. 予測関数 `predict`（行列 → 予測ベクトル）、入力行列 `X`、目的変数 `y`、列のブロックの辞書 `blocks`（名前 → `slice`）、繰り返し回数 `n_repeats`、乱数の種 `seed` を受け取り、各ブロックの列を **行方向にまとめて** 並べ替えたときの MAE の増加量の平均を返す関数 `permutation_importance(predict, X, y, blocks, n_repeats, seed)` を書いてください。
+# 2. 準備セルで学習した Early Fusion（`fusion_fit.model`）の MLP（`model.head`）に、検証データの連結入力（`model.embed(batch)`）で適用してください。予測は標準化された単位なので、`fusion_fit.target_std`, `fusion_fit.target_mean` で元の単位に戻します。元の教材の「組成をゼロにする」方法と比べて、並べ替えの方が良い理由を説明してください。
+# ```{exercise-end}
+# ```
+# ```{solution-start} ex-05-8-8
+# :class: dropdown
+# ```
+
+# %%
+def permutation_importance(predict, X, y, blocks: dict, n_repeats: int, seed: int) -> dict:
+    """Mean MAE increase when each block of columns is shuffled across rows."""
+    rng = np.random.default_rng(seed)
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    base = np.mean(np.abs(predict(X) - y))
+    out = {}
+    for name, cols in blocks.items():
+        increases = []
+        for _ in range(n_repeats):
+            shuffled = X.copy()
+            shuffled[:, cols] = X[rng.permutation(len(X))][:, cols]
+            increases.append(np.mean(np.abs(predict(shuffled) - y)) - base)
+        out[name] = float(np.mean(increases))
+    return out
+
+
+model = fusion_fit.model.eval()
+with torch.no_grad():
+    X_val = torch.cat([model.embed(b) for b in DataLoader(val_g, batch_size=128)]).numpy()
+scale, shift = fusion_fit.target_std[0], fusion_fit.target_mean[0]
+
+
+def head(X):
+    with torch.no_grad():
+        return model.head(torch.as_tensor(X, dtype=torch.float32))[:, 0].numpy() * scale + shift
+
+
+d = model.composition.dim
+permutation_importance(head, X_val, small["val"]["e_form"].to_numpy(),
+                       {"composition": slice(0, d), "gnn": slice(d, None)}, 5, 0)
+
+# %% [markdown]
+# 並べ替えは各ブロックの値の分布（平均や広がり）を保ったまま、物質との対応だけを壊します。ゼロで置き換えると、モデルが一度も見たことのない入力（標準化後の 0 は「平均的な物質」、埋め込みの 0 はありえない値かもしれない）を与えることになり、寄与ではなく分布外の入力への反応を測ってしまいます。
+# ```{solution-end}
+# ```
+
+# %% tags=["check"]
+_imp = permutation_importance(lambda X: X[:, 0], np.c_[np.arange(50.0), np.ones(50)],
+                              np.arange(50.0), {"a": slice(0, 1), "b": slice(1, 2)}, 3, 0)
+assert _imp["a"] > 1 and abs(_imp["b"]) < 1e-12
+
+# %% [markdown]
+# ## 参考文献
+#
+# ```{bibliography}
+# :filter: docname in docnames
+# ```
