@@ -517,7 +517,10 @@ class RadialBasisExpansion(nn.Module):
         return self.centres.numel()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-self.gamma * (x.unsqueeze(-1) - self.centres) ** 2)
+        exponent = -self.gamma * (x.unsqueeze(-1) - self.centres) ** 2
+        # exp(-88) and below are subnormal floats, which made every matmul reading this output
+        # (and its gradient) ~20x slower on CPU: terms below exp(-80) < 2e-35 become exactly 0.
+        return torch.exp(exponent.masked_fill(exponent < -80.0, -math.inf))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({float(self.centres[0]):g}..{float(self.centres[-1]):g}, "

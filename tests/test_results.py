@@ -161,12 +161,15 @@ def test_unknown_experiment_lists_the_available_ones():
     assert {"rf_magpie", "cgcnn", "late_fusion_val", "stacking"} <= set(hl.experiments.available())
 
 
-def test_learning_curve_runs_each_size_once(profile, tmp_path):
-    curve = learning_curve("_toy", [5, 10], profile, registry=tmp_path)
-    assert curve["train_size"].tolist() == [5, 10]
-    assert curve["mae"].tolist() == pytest.approx([0.5, 0.5])
+def test_learning_curve_runs_each_size_once_and_ends_with_the_ordinary_run(profile, tmp_path):
+    curve = learning_curve("_toy", [5, 10, 10_000], profile, registry=tmp_path)
+    # sizes not smaller than the training split are replaced by the ordinary run (n_train 4)
+    assert sorted(curve["train_size"]) == [4, 5, 10]
+    assert curve["mae"].tolist() == pytest.approx([0.5, 0.5, 0.5])
+    assert CALLS == ["toy", "toy", "toy"]
     learning_curve("_toy", [5, 10], profile, registry=tmp_path)
-    assert CALLS == ["toy", "toy"]
+    run("_toy", profile, registry=tmp_path)
+    assert CALLS == ["toy", "toy", "toy"]
 
 
 def test_using_frame_keys_runs_by_the_table_and_maps_single_targets(profile, tmp_path):

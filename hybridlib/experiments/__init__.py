@@ -215,23 +215,29 @@ def learning_curve(model: str, sizes: Iterable[int] | None = None,
     """Test metrics of experiment ``model`` trained on growing subsets of the training split.
 
     The subsets are nested: materials are ordered by a seeded hash of their id and the first
-    ``n`` are kept (:func:`hybridlib.data.subsample`); validation and test stay whole.
+    ``n`` are kept (:func:`hybridlib.data.subsample`); validation and test stay whole. The
+    curve always ends with the whole training split, which is the experiment's ordinary run
+    (shared with the other chapters); sizes not smaller than the split are replaced by it.
 
     Returns:
         One row per size and target: ``model, train_size, target, mae, rmse, r2,
         train_seconds``.
     """
+    from .common import load_frame
+
     profile = resolve_profile(profile)
     sizes = tuple(sizes) if sizes is not None else profile.learning_curve_sizes
+    if any(int(size) < 2 for size in sizes):
+        raise ValueError(f"training-set sizes must be at least 2, got {sizes}")
+    n_train = int((load_frame(profile)["split"] == "train").sum())
+    points = [profile.with_(extra={**profile.extra, TRAIN_SIZE_KEY: int(size)})
+              for size in sorted(set(sizes)) if int(size) < n_train] + [profile]
     rows = []
-    for size in sizes:
-        if int(size) < 2:
-            raise ValueError(f"training-set size must be at least 2, got {size}")
-        point = run(model, profile.with_(extra={**profile.extra, TRAIN_SIZE_KEY: int(size)}),
-                    registry=registry)
-        n_train = point.extra.get("n_train", int(size))
+    for point_profile in points:
+        point = run(model, point_profile, registry=registry)
+        size = point_profile.extra.get(TRAIN_SIZE_KEY, n_train)
         for target, metrics in point.metrics.items():
-            rows.append({"model": model, "train_size": n_train, "target": target,
-                         **{k: metrics[k] for k in ("mae", "rmse", "r2")},
+            rows.append({"model": model, "train_size": point.extra.get("n_train", size),
+                         "target": target, **{k: metrics[k] for k in ("mae", "rmse", "r2")},
                          "train_seconds": point.train_seconds})
     return pd.DataFrame(rows).sort_values(["target", "train_size"], ignore_index=True)
