@@ -85,7 +85,7 @@ table["pareto"] = hl.tables.pareto_front(table)
 table.sort_values("mae")[["model", "mae", "rmse", "r2", "train_time_s", "pareto"]].round(4)
 
 # %% [markdown]
-# 「Late Fusion (α: 訓練, 誤)」は 5.3 節で示した誤った手順（$\alpha$ を訓練データで選ぶ）の結果で、比較のためだけに残しています。Late Fusion とスタッキングの学習時間は、重みやメタモデルを決める時間だけです（実際には RF と CGCNN の学習時間が加わります）。
+# 「Late Fusion (α: 訓練, 誤)」は 5.3 節で示した誤った手順（$\alpha$ を訓練データで選ぶ）の結果で、比較のためだけに残しています。学習時間（`train_time_s`）は予測に必要なすべての学習の合計で、Late Fusion とスタッキングでは RF と CGCNN の学習時間を含みます。
 
 # %% tags=["remove-cell"]
 honest = table[table["experiment"] != "late_fusion_train"].set_index("experiment")

@@ -18,7 +18,7 @@
 #
 # 本章の 8 つの演習です。元の教材の演習を、できるだけ **実データで手を動かして確かめる** 形に作り直しました。各演習の下にある「解答」は、ビルドのたびに実行されて正しさが確かめられています。解答を見る前に、まず自分で取り組んでください。
 #
-# - 学生用のノートブック（解答を取り除いたもの）は `make students` で作れます（{doc}`../book/instructor`）。Colab で開くには、学生用ノートブックを置いたリポジトリの `students/05_8_exercises.ipynb` を開いてください。
+# - 解答を取り除いた学生用のノートブックは [Colab で開く](https://colab.research.google.com/github/OWNER/hybrid-book/blob/main/students/05_8_exercises.ipynb) か、{download}`ダウンロード <../students/05_8_exercises.ipynb>` してください（作り方は {doc}`../book/instructor`）。
 # - `check` と書かれたセルは、自分の答えをその場で確かめるための確認セルです。採点には、これとは別の隠しテストが使われます。
 # - 難易度は ★（易）〜 ★★★（難）です。
 #

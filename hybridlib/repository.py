@@ -1,8 +1,9 @@
 """Set the book's repository URL in one go: launch buttons and every chapter's Colab cell.
 
 ``python -m hybridlib.repository https://github.com/you/hybrid-book`` (``make set-repo URL=...``)
-replaces the URL in ``repository: url:`` of ``_config.yml`` and in the ``REPOSITORY = "..."``
-line of each chapter's Colab setup cell (``.py`` and paired ``.ipynb``).
+replaces the URL in ``repository: url:`` of ``_config.yml``, in the ``REPOSITORY = "..."``
+line of each chapter's Colab setup cell (``.py`` and paired ``.ipynb``) and in the Colab links
+(``colab.research.google.com/github/OWNER/NAME/...``) of the chapters and ``book/*.md``.
 Introduced in: setup page.
 """
 from __future__ import annotations
@@ -36,11 +37,17 @@ def set_repository(url: str, root: str | Path = ".") -> list[Path]:
     old = configured_repository(root)
     files = [root / "_config.yml", *sorted((root / "book").glob("*.md")),
              *sorted((root / "chapters").glob("*.py")), *sorted((root / "chapters").glob("*.ipynb"))]
+    # Colab links name the repository as colab.research.google.com/github/OWNER/NAME/...
+    colab = "colab.research.google.com/github/"
+    replacements = {old: url, colab + old.split("/", 3)[3]: colab + url.split("/", 3)[3]}
     changed = []
     for path in files:
         text = path.read_text(encoding="utf-8")
-        if old in text and old != url:
-            path.write_text(text.replace(old, url), encoding="utf-8")
+        updated = text
+        for before, after in replacements.items():
+            updated = updated.replace(before, after)
+        if updated != text:
+            path.write_text(updated, encoding="utf-8")
             changed.append(path)
     return changed
 

@@ -21,8 +21,10 @@ def test_set_repository_rewrites_config_and_chapters(tmp_path):
     assert tmp_path / "_config.yml" in changed
     for path in (tmp_path / "chapters").glob("05_*.*"):
         text = path.read_text()
-        assert old not in text
+        assert old not in text and "github/OWNER/" not in text
         assert "https://github.com/lab/hybrid-book" in text, path.name
+    exercises = (tmp_path / "chapters" / "05_8_exercises.py").read_text()
+    assert "colab.research.google.com/github/lab/hybrid-book/blob/main/students/" in exercises
 
 
 def test_set_repository_rejects_non_urls(tmp_path):

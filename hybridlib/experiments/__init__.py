@@ -39,7 +39,7 @@ from ..results import (Registry, Run, code_version, data_fingerprint, resolve_pr
 from ..train import regression_metrics
 
 __all__ = ["Outcome", "Experiment", "Run", "register", "run", "available", "experiment_key",
-           "learning_curve", "checkpoint_dir", "using_frame", "active_frame", "TRAIN_SIZE_KEY"]
+           "learning_curve", "learning_curve_profiles", "checkpoint_dir", "using_frame", "active_frame", "TRAIN_SIZE_KEY"]
 
 #: Profile.extra key that limits the training split (learning curves).
 TRAIN_SIZE_KEY = "train_size"
@@ -209,19 +209,12 @@ def run(name: str, profile: Profile | str | None = None, *,
     return registry.get_or_create(name, key, build)
 
 
-def learning_curve(model: str, sizes: Iterable[int] | None = None,
-                   profile: Profile | str | None = None, *,
-                   registry: Registry | str | Path | None = None) -> pd.DataFrame:
-    """Test metrics of experiment ``model`` trained on growing subsets of the training split.
+def learning_curve_profiles(profile: Profile | str | None = None,
+                            sizes: Iterable[int] | None = None) -> list[Profile]:
+    """Profiles of the learning-curve points: nested training subsets, then the whole split.
 
-    The subsets are nested: materials are ordered by a seeded hash of their id and the first
-    ``n`` are kept (:func:`hybridlib.data.subsample`); validation and test stay whole. The
-    curve always ends with the whole training split, which is the experiment's ordinary run
-    (shared with the other chapters); sizes not smaller than the split are replaced by it.
-
-    Returns:
-        One row per size and target: ``model, train_size, target, mae, rmse, r2,
-        train_seconds``.
+    Sizes not smaller than the training split are dropped: the last point is always the
+    ordinary run (no size limit), shared with the other chapters.
     """
     from .common import load_frame
 
@@ -230,12 +223,27 @@ def learning_curve(model: str, sizes: Iterable[int] | None = None,
     if any(int(size) < 2 for size in sizes):
         raise ValueError(f"training-set sizes must be at least 2, got {sizes}")
     n_train = int((load_frame(profile)["split"] == "train").sum())
-    points = [profile.with_(extra={**profile.extra, TRAIN_SIZE_KEY: int(size)})
-              for size in sorted(set(sizes)) if int(size) < n_train] + [profile]
+    return [profile.with_(extra={**profile.extra, TRAIN_SIZE_KEY: int(size)})
+            for size in sorted(set(sizes)) if int(size) < n_train] + [profile]
+
+
+def learning_curve(model: str, sizes: Iterable[int] | None = None,
+                   profile: Profile | str | None = None, *,
+                   registry: Registry | str | Path | None = None) -> pd.DataFrame:
+    """Test metrics of experiment ``model`` trained on growing subsets of the training split.
+
+    The subsets are nested: materials are ordered by a seeded hash of their id and the first
+    ``n`` are kept (:func:`hybridlib.data.subsample`); validation and test stay whole. The
+    curve ends with the whole training split (:func:`learning_curve_profiles`).
+
+    Returns:
+        One row per size and target: ``model, train_size, target, mae, rmse, r2,
+        train_seconds``.
+    """
     rows = []
-    for point_profile in points:
+    for point_profile in learning_curve_profiles(profile, sizes):
         point = run(model, point_profile, registry=registry)
-        size = point_profile.extra.get(TRAIN_SIZE_KEY, n_train)
+        size = point_profile.extra.get(TRAIN_SIZE_KEY)
         for target, metrics in point.metrics.items():
             rows.append({"model": model, "train_size": point.extra.get("n_train", size),
                          "target": target, **{k: metrics[k] for k in ("mae", "rmse", "r2")},
