@@ -30,11 +30,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Training happens first, two single-threaded workers filling the run registry; the book
-# build then only reads results (and re-executes nothing that has not changed).
+# build then only reads results. Jupyter Book's caches know only the notebooks' code, so
+# the build starts afresh whenever hybridlib, the data or the profile changed.
+BOOK_STAMP := _build/.hybridlib-version
 book: install
-	HYBRIDLIB_PROFILE=$${HYBRIDLIB_PROFILE:-book} $(BIN)/python -m hybridlib.experiments --jobs 2
-	HYBRIDLIB_PROFILE=$${HYBRIDLIB_PROFILE:-book} $(BIN)/jupyter-book build . -W -n --keep-going
-	@test -f _build/html/index.html && echo "book: _build/html/index.html"
+	export HYBRIDLIB_PROFILE=$${HYBRIDLIB_PROFILE:-book}; \
+	$(BIN)/python -m hybridlib.experiments --jobs 2; \
+	version="$$($(BIN)/python -m hybridlib.results --version)"; \
+	if [ "$$(cat $(BOOK_STAMP) 2>/dev/null)" != "$$version" ]; then rm -rf _build; fi; \
+	$(BIN)/jupyter-book build . -W -n --keep-going; \
+	echo "$$version" > $(BOOK_STAMP); \
+	test -f _build/html/index.html && echo "book: _build/html/index.html"
 
 test: install
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q

@@ -32,7 +32,7 @@
 #
 # 次のセルは Google Colab のときだけ、足りないパッケージ（`hybridlib` と、依存関係の古い`matbench` を `--no-deps` で）をインストールします。Colab ではオフラインのサンプルの代わりにMatbench をオンラインで読み込み、`ci` プロファイルの小さなサブセットを使います。ローカルでは何もしません（{doc}`../book/setup` を参照）。
 
-# %% tags=["remove-output"]
+# %% tags=["hide-cell", "remove-output"]
 # Colab 用のセットアップ（Colab の外では何もしない）
 import importlib.metadata
 import importlib.util

@@ -32,7 +32,7 @@
 #
 # 最初のセルは Colab のときだけ必要なパッケージを入れます（{doc}`../book/setup`）。
 
-# %% tags=["remove-output"]
+# %% tags=["hide-cell", "remove-output"]
 # Colab 用のセットアップ（Colab の外では何もしない）
 import importlib.metadata
 import importlib.util

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 __all__ = ["glue"]
 
 
@@ -21,6 +23,8 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
 
             _display(value)
         return value
+    if isinstance(value, np.generic):  # np.float64 -> float: {glue:text}`x:.3f` needs a number
+        value = value.item()
     _glue(name, value, display=display)
     return value
 

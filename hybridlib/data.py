@@ -86,6 +86,9 @@ def _read_json_gz(path: Path) -> list:
         ) from exc
 
 
+_NO_PAULING = "No Pauling electronegativity"  # pymatgen warns for He, Ar, ... (sorting formulas)
+
+
 def _parse_structures(records: list, path: Path) -> list[Structure]:
     structures = []
     for record in records:
@@ -171,7 +174,9 @@ def load_mp_sample(path: str | Path | None = None, *, strict: bool = False) -> p
     keep = set(df["material_id"])
     records = [r for r in records if r["material_id"] in keep]
     structures = _parse_structures(records, path)
-    df.insert(1, "formula", [s.composition.reduced_formula for s in structures])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_NO_PAULING, category=UserWarning)
+        df.insert(1, "formula", [s.composition.reduced_formula for s in structures])
     df.insert(2, "structure", structures)
     return _add_descriptors(df)
 
@@ -333,7 +338,9 @@ class MatbenchFold:
 def _task_frame(inputs: pd.Series, outputs: pd.Series, target: str) -> pd.DataFrame:
     df = pd.DataFrame({"material_id": list(inputs.index), "structure": list(inputs.values),
                        target: np.asarray(outputs.values, dtype=float)})
-    df.insert(1, "formula", [s.composition.reduced_formula for s in df["structure"]])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_NO_PAULING, category=UserWarning)
+        df.insert(1, "formula", [s.composition.reduced_formula for s in df["structure"]])
     return df
 
 

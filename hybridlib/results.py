@@ -26,7 +26,8 @@ import pandas as pd
 from . import cache
 from .config import Profile, get_profile
 
-__all__ = ["Run", "Registry", "code_version", "data_fingerprint", "run_key", "resolve_profile"]
+__all__ = ["Run", "Registry", "code_version", "data_fingerprint", "run_key", "resolve_profile",
+           "build_version"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 FORMAT_VERSION = 1
@@ -210,3 +211,16 @@ class Registry:
 def resolve_profile(profile: Profile | str | None) -> Profile:
     """A :class:`~hybridlib.config.Profile` from a profile, its name or ``None`` (env)."""
     return profile if isinstance(profile, Profile) else get_profile(profile)
+
+
+def build_version(profile: Profile | str | None = None) -> str:
+    """One string that changes whenever a book build's results may change."""
+    return f"{resolve_profile(profile).name}-{code_version()}-{data_fingerprint()}"
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--version"]:
+        sys.exit("usage: python -m hybridlib.results --version")
+    print(build_version())
