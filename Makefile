@@ -43,8 +43,8 @@ book: install
 	test -f _build/html/index.html && echo "book: _build/html/index.html"
 
 test: install
-	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m hybridlib.experiments --jobs 2
+	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -q -p no:cacheprovider chapters
 
 check-book: install

@@ -124,7 +124,7 @@ print(f"{len(poly_e)} formulas occur as 2 or more crystals "
 poly_gap.drop(columns="material_ids").head(6)
 
 # %% [markdown]
-# 組成特徴量は組成だけの関数なので、多形どうしでは **完全に同じベクトル** になります。実際に Magpie 特徴量 {cite}`ward2016magpie` を計算して確かめます。
+# 組成特徴量は組成だけの関数なので、多形どうしでは **完全に同じベクトル** になります。実際に Magpie 特徴量 {cite}`ward2016general` を計算して確かめます。
 
 # %%
 example = poly_gap.iloc[0]

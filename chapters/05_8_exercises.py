@@ -122,8 +122,8 @@ regularized_config = hl.train.TrainConfig.from_profile(profile, epochs=6, patien
                                                        weight_decay=1e-4)
 
 # %%
-plain = hl.models.EarlyFusion(hl.models.CGCNN(hidden=32, n_conv=2),
-                              *hl.models.composition_stats(train_g), dropout=0.0)
+stats = hl.models.composition_stats(train_g)
+plain = hl.models.EarlyFusion(hl.models.CGCNN(hidden=32, n_conv=2), *stats, dropout=0.0)
 plain_config = hl.train.TrainConfig.from_profile(profile, epochs=6, patience=6, weight_decay=0.0)
 results = {name: hl.train.fit(model, train_g, val_g, config, progress=False)
            for name, model, config in (

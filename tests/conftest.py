@@ -7,6 +7,8 @@ import warnings
 import pytest
 
 os.environ.setdefault("HYBRIDLIB_PROFILE", "ci")
+#: The cache the test command's registry warm-up filled (``make test``), if any.
+OUTER_CACHE = os.environ.get("HYBRIDLIB_CACHE_DIR")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
@@ -32,3 +34,14 @@ def mp_small(mp_sample):
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test writes caches and registry entries into its own temporary folder."""
     monkeypatch.setenv("HYBRIDLIB_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture()
+def shared_cache(monkeypatch):
+    """Use the outer run registry (filled by ``python -m hybridlib.experiments``) if there is one.
+
+    Only for end-to-end tests of the book's own notebooks, which read trained runs; every
+    other test keeps its private, empty cache.
+    """
+    if OUTER_CACHE:
+        monkeypatch.setenv("HYBRIDLIB_CACHE_DIR", OUTER_CACHE)

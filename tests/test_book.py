@@ -22,7 +22,7 @@ CHAPTERS = ["05_1_design", "05_2_early_fusion", "05_3_late_fusion", "05_4_alignn
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
 # Sources the book relies on (models, data sets, software, methods): must stay in the bib.
 REQUIRED_KEYS = {
-    "xie2018cgcnn", "choudhary2021alignn", "chen2019megnet", "ward2016magpie",
+    "xie2018cgcnn", "choudhary2021alignn", "chen2019megnet", "ward2016general",
     "ward2018matminer", "dunn2020matbench", "jain2013materials", "xie2022cdvae",
     "zeni2025mattergen", "kendall2018multi", "bresson2017gated", "vinyals2016order",
     "gilmer2017neural", "fey2019pyg", "ong2013pymatgen", "breiman2001random",

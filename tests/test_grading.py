@@ -329,7 +329,7 @@ def test_handed_out_student_copy_is_up_to_date():
 @pytest.mark.slow
 @pytest.mark.skipif(not (BOOK_CHECKS.is_dir() and BOOK_EXERCISES.exists()),
                     reason="chapters/05_8_exercises.ipynb or chapters/checks not written yet")
-def test_book_solution_gets_full_marks_and_student_copy_zero(tmp_path):
+def test_book_solution_gets_full_marks_and_student_copy_zero(tmp_path, shared_cache):
     nbformat.write(grading.make_student_copy(_read(BOOK_EXERCISES)), tmp_path / "student.ipynb")
     shutil.copy(BOOK_EXERCISES, tmp_path / "solution.ipynb")
     rows = grading.grade_submissions(tmp_path, BOOK_CHECKS, cell_timeout=900, notebook_timeout=3600,
