@@ -52,3 +52,14 @@ def test_relative_difference_and_registry():
     assert "features" in bench.BENCHMARKS
     with pytest.raises(SystemExit):
         bench.main(["no-such-benchmark"])
+
+
+def test_train_benchmark_reports_throughput_and_memory(capsys):
+    from hybridlib import bench
+
+    rows = bench.train(n_materials=40, epochs=1, profile="ci", models=("alignn",))
+    (row,) = rows
+    assert row["name"].startswith("alignn epoch, 36 train + 4 val graphs")
+    assert row["graphs_per_s"] == pytest.approx(36 / row["time"])
+    assert row["peak_rss_rise_mib"] >= 0 and row["ratio"] > 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("ratio alignn epoch")
