@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -150,7 +149,7 @@ hl.book.glue("fig-bar-52", hl.plots.bar_mae(table, "eV/atom"), display=False)
 #
 # ```{admonition} 元の教材の性能表について
 # :class: warning
-# 元の教材は Matbench `mp_e_form` での MAE を「RF 0.0325、CGCNN 0.0286、Early Fusion 0.0265 eV/atom」と書いていますが、これを生むコードも出典もありません。Matbench の公開リーダーボード {cite}`matbench_leaderboard` では、Magpie 特徴量の RF（RF-SCM/Magpie）の MAE は CGCNN よりずっと大きく、両者が 0.003 eV/atom 差で並ぶことはありません（文献値は 5.6 節の表を参照）。本書では、数値は必ずその場で測ったものだけを示します。
+# 元の教材の原文は Matbench `mp_e_form` での MAE を「RF 0.0325、CGCNN 0.0286、Early Fusion 0.0265 eV/atom」と書いていますが、これを生むコードも出典もありません。Matbench の公開リーダーボード {cite}`matbench_leaderboard` では、Magpie 特徴量の RF（RF-SCM/Magpie）の MAE は CGCNN よりずっと大きく、両者が 0.003 eV/atom 差で並ぶことはありません（文献値は 5.6 節の表を参照）。本書では、数値は必ずその場で測ったものだけを示します。
 # ```
 
 # %% [markdown]

@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -126,7 +125,7 @@ assert abs(late_val.extra["alpha"] - alpha) < 1e-12
 # %% [markdown]
 # RF の訓練 MAE は、訓練データ上（in-sample）で {glue:text}`rf_train_in_53:.4f` eV/atom、out-of-fold で {glue:text}`rf_train_oof_53:.4f` eV/atom でした。訓練データで選んだ $\alpha$ は {glue:text}`alpha_train_53:.2f`、検証データで選んだ $\alpha$ は {glue:text}`alpha_val_53:.2f` で、テスト MAE はそれぞれ {glue:text}`mae_late_train_53:.4f` と {glue:text}`mae_late_val_53:.4f` eV/atom です（RF 単独 {glue:text}`mae_rf_53:.4f`、CGCNN 単独 {glue:text}`mae_cgcnn_53:.4f`）。
 #
-# 元の教材の「最適重み α = 0.25」「Late Fusion MAE 0.0272」は計算されたものではなく、本書では上のとおり実測値に置き換えます。
+# 元の教材の原文にある「最適重み α = 0.25」「Late Fusion MAE 0.0272」は計算されたものではなく、本書では上のとおり実測値に置き換えます。
 
 # %% [markdown]
 # ## 5.3.3 $\alpha$ を動かしてみる

@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -172,7 +171,7 @@ hl.book.glue("nonmetal_gap_55", table.loc["megnet_band_gap", "gap_mae_nonmetal"]
 # 不確実性による重み付けで学習されたタスクの重み $\lambda_k$ の変化。
 # ```
 #
-# 学習の終わりの重みは、生成エネルギー {glue:text}`lambda_eform_55:.3g`、バンドギャップ {glue:text}`lambda_gap_55:.3g` でした。不確実性重み付けでは $\lambda_k \approx 1/\mathcal{L}_k$ に近づくので、損失の小さい（予測しやすい）タスクほど重みが大きくなります。元の教材の出力例「マルチタスク 0.0292 vs 単一タスク ~0.0286 eV/atom（わずかに劣化）」は測定値ではありません。転移の有無は、上の表のように同じ胴体・同じデータ・同じ学習設定の単一タスクと比べて初めて判断できます。
+# 学習の終わりの重みは、生成エネルギー {glue:text}`lambda_eform_55:.3g`、バンドギャップ {glue:text}`lambda_gap_55:.3g` でした。不確実性重み付けでは $\lambda_k \approx 1/\mathcal{L}_k$ に近づくので、損失の小さい（予測しやすい）タスクほど重みが大きくなります。元の教材の原文の出力例「マルチタスク 0.0292 vs 単一タスク ~0.0286 eV/atom（わずかに劣化）」は測定値ではありません。転移の有無は、上の表のように同じ胴体・同じデータ・同じ学習設定の単一タスクと比べて初めて判断できます。
 
 # %% [markdown]
 # ## 5.5.6 マルチタスク学習の利点と課題
