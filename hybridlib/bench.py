@@ -290,11 +290,14 @@ def train(n_materials: int | None = 1000, epochs: int = 3, profile: str = "book"
     nothing else); the ratio fit / bare is the trainer's overhead (target standardization,
     schedule, clipping, validation pass, best-weight copies). 90 % of the materials train.
     """
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    # "spawn": a forked child of a process whose OpenMP threads already ran can deadlock
+    spawn = multiprocessing.get_context("spawn")
     rows = []
     for name in models:
-        with ProcessPoolExecutor(max_workers=1) as pool:
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
             rows.append(pool.submit(_train_one, name, n_materials or 1000, epochs,
                                     profile).result())
     print(f"{'comparison':<48} {'fit s':>7} {'bare s':>7} {'graphs/s':>9} {'peak MiB':>9} "

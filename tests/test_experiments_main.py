@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hybridlib as hl
-from hybridlib.experiments.__main__ import LEARNING_CURVE_MODELS, plan
+from hybridlib.experiments.warmup import LEARNING_CURVE_MODELS, plan
 
 
 def test_plan_runs_composites_last_and_adds_learning_curve_points():
