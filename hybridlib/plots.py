@@ -28,8 +28,8 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 __all__ = [
     "FONT_FAMILY", "FAMILY_COLORS", "book_rc", "use_book_style",
     "parity", "bar_mae", "mae_vs_time", "learning_curve", "target_distributions",
-    "alpha_curve", "source_weights", "task_weight_trajectory", "fusion_taxonomy", "alignn_architecture", "megnet_block",
-    "crystal_and_line_graph",
+    "alpha_curve", "source_weights", "task_weight_trajectory", "fusion_taxonomy",
+    "alignn_architecture", "megnet_block", "crystal_and_line_graph",
 ]
 
 FONT_FAMILY = "IPAexGothic"
