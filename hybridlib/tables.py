@@ -56,15 +56,19 @@ def metrics_table(names: Iterable[str], target: str = "e_form",
         metrics = result.metrics[target]
         rows.append({"experiment": name, "model": label, "family": family,
                      "mae": metrics["mae"], "rmse": metrics["rmse"], "r2": metrics["r2"],
-                     "train_time_s": total_seconds(name, profile)})
+                     "train_time_s": total_seconds(name, profile, result)})
     return pd.DataFrame(rows)
 
 
-def total_seconds(name: str, profile: Profile | str | None = None) -> float:
-    """Training time of an experiment plus that of every experiment it combines."""
+def total_seconds(name: str, profile: Profile | str | None = None, result=None) -> float:
+    """Training time of an experiment plus that of every experiment it combines.
+
+    ``result`` is the experiment's run when the caller already holds it (saves a reload).
+    """
     from .experiments import _lookup, run
 
-    return run(name, profile).train_seconds + sum(
+    result = result or run(name, profile)
+    return result.train_seconds + sum(
         total_seconds(required, profile) for required in _lookup(name).requires)
 
 

@@ -39,8 +39,9 @@ def plan(names: list[str], profile) -> tuple[list, list]:
     independent, composite = [], []
     for name in names:
         (composite if _lookup(name).requires else independent).append((name, profile))
+    subsets = learning_curve_profiles(profile)[:-1]  # the last point is the ordinary run
     for name in LEARNING_CURVE_MODELS:
-        independent += [(name, p) for p in learning_curve_profiles(profile)[:-1]]
+        independent += [(name, p) for p in subsets]
     # longest first: graph models before the quick forests
     independent.sort(key=lambda job: job[0].startswith("rf_"))
     return independent, composite
