@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[book,test]"
+	$(BIN)/pip install -q -e ".[book,test,tools]"
 	# matbench 0.6 pins matminer 0.7.4 / scipy 1.7.3 / scikit-learn 1.0.1 (unresolvable on
 	# Python >= 3.10); everything it needs at run time is already installed above.
 	$(BIN)/pip install -q --no-deps "matbench==0.6"
@@ -48,18 +48,18 @@ test: install
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -q -p no:cacheprovider chapters
 
 check-book: install
-	$(BIN)/python -m hybridlib.browser_check _build/html --screenshots _build/screenshots
+	$(BIN)/python -m tools.browser_check _build/html --screenshots _build/screenshots
 
 students: install
-	$(BIN)/python -m hybridlib.grading students chapters/05_8_exercises.ipynb --out students
+	$(BIN)/python -m tools.grading students chapters/05_8_exercises.ipynb --out students
 
 bench: install
-	$(BIN)/python -m hybridlib.bench features
+	$(BIN)/python -m tools.bench features
 
 # make set-repo URL=https://github.com/you/hybrid-book : launch buttons + Colab setup cells
 set-repo: install
 	test -n "$(URL)" || { echo "usage: make set-repo URL=https://github.com/you/hybrid-book"; exit 2; }
-	$(BIN)/python -m hybridlib.repository "$(URL)"
+	$(BIN)/python -m tools.set_repository "$(URL)"
 
 clean:
 	rm -rf _build .cache students

@@ -80,7 +80,7 @@ for preset in hl.features.PRESETS:
     print(f"{preset:9s}: {len(labels)} features, e.g. {labels[:2]}")
 
 # %% [markdown]
-# 145 次元は Ward ら {cite}`ward2016general` の汎用特徴量セット（化学量論 6 + 元素特性 132 + 価電子軌道の占有率 4 + イオン性 3）の次元で、`ElementProperty` 単体の次元ではありません。元の教材のコードは 132 次元の入力を 145 次元の層に入れるので、そのままでは形が合わずに止まります。本書の `hybridlib.features` は両方のセットを matminer と同じ値で（ずっと速く）計算します（`python -m hybridlib.bench features` で確認できます）。
+# 145 次元は Ward ら {cite}`ward2016general` の汎用特徴量セット（化学量論 6 + 元素特性 132 + 価電子軌道の占有率 4 + イオン性 3）の次元で、`ElementProperty` 単体の次元ではありません。元の教材のコードは 132 次元の入力を 145 次元の層に入れるので、そのままでは形が合わずに止まります。本書の `hybridlib.features` は両方のセットを matminer と同じ値で（ずっと速く）計算します（`python -m tools.bench features` で確認できます）。
 
 # %% tags=["remove-cell"]
 dims = {p: len(hl.features.feature_labels(p)) for p in hl.features.PRESETS}

@@ -186,7 +186,7 @@ hl.book.glue("simple_run_54", simple["epochs_run"])
 # 元の教材の原文は「CGCNN 0.0286、簡易版 0.0278、完全版 0.0250 eV/atom」という表を載せていましたが、これらは測定値ではありません。完全版 ALIGNN の Matbench での公開値 {cite}`matbench_leaderboard` は 5.6 節の文献値の表にまとめます。本書の縮小版（少ないエポック、小さな隠れ次元、MP-20 の部分集合）の数値とは条件がまったく違うので、直接比べないでください。
 # ```
 #
-# ALIGNN の利点は、角度という CGCNN にない幾何情報を使えることです。課題は計算コストで、線グラフの大きさは原子あたりの結合数の二乗に比例して増えます。学習エポックが少ないと、大きなモデルの利点が出る前に学習が止まることもあります。`full` プロファイル（GPU、論文どおりの大きさ）では `python -m hybridlib.matbench_run --model alignn --task matbench_mp_e_form` で Matbench の公式分割に対して学習できます。
+# ALIGNN の利点は、角度という CGCNN にない幾何情報を使えることです。課題は計算コストで、線グラフの大きさは原子あたりの結合数の二乗に比例して増えます。学習エポックが少ないと、大きなモデルの利点が出る前に学習が止まることもあります。`full` プロファイル（GPU、論文どおりの大きさ）では `python -m tools.matbench_run --model alignn --task matbench_mp_e_form` で Matbench の公式分割に対して学習できます。
 
 # %% [markdown]
 # ## まとめ

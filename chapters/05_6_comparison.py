@@ -197,7 +197,7 @@ print(hl.literature.LEADERBOARD_SOURCE)
 hl.literature.matbench_leaderboard()
 
 # %% [markdown]
-# 元の教材の比較表（RF 0.0325、ALIGNN 完全版 0.0250 eV/atom など）は、この文献値とも一致しません。例えば Magpie の RF は、リーダーボードでは ALIGNN の 5 倍以上の誤差です。元の教材の表は出典のない数値なので、本書では使いません。同じ条件で自分のモデルをリーダーボードと比べたいときは、GPU で `python -m hybridlib.matbench_run --model alignn --task matbench_mp_e_form --profile full` を実行すると、公式の 5 分割で学習・記録し、matbench の結果ファイルを書き出します。
+# 元の教材の比較表（RF 0.0325、ALIGNN 完全版 0.0250 eV/atom など）は、この文献値とも一致しません。例えば Magpie の RF は、リーダーボードでは ALIGNN の 5 倍以上の誤差です。元の教材の表は出典のない数値なので、本書では使いません。同じ条件で自分のモデルをリーダーボードと比べたいときは、GPU で `python -m tools.matbench_run --model alignn --task matbench_mp_e_form --profile full` を実行すると、公式の 5 分割で学習・記録し、matbench の結果ファイルを書き出します。
 
 # %% [markdown]
 # ## まとめ

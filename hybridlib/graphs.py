@@ -29,7 +29,7 @@ engine of ``Structure.get_neighbor_list``), first within a small probe radius an
 needed within the full cutoff, followed by a vectorized top-k; line graphs are built with
 index arithmetic, no Python loop over bonds. :func:`reference_edges` and
 :func:`reference_line_graph` are the slow, straightforward versions the tests and
-``python -m hybridlib.bench features`` compare with.
+``python -m tools.bench features`` compare with.
 Introduced in: chapter 5.2 (crystal graph) and 5.4 (line graph).
 """
 from __future__ import annotations

@@ -155,7 +155,7 @@ def test_shapes_embedding_and_repr(structures):
 
 def test_paper_configuration_has_the_reference_parameter_count():
     """4,026,753 = alignn 2026.8.11 ALIGNNAtomWisePure with the ALIGNNConfig defaults
-    (counted by hybridlib/bench_reference.py in its own environment)."""
+    (counted by tools/bench/reference.py in its own environment)."""
     model = ALIGNN()
     assert (model.hidden, model.n_alignn, model.n_gcn) == (256, 4, 4)
     assert sum(p.numel() for p in model.parameters()) == 4_026_753

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hybridlib import bench
+from tools import bench
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_relative_difference_and_registry():
 
 
 def test_train_benchmark_reports_throughput_and_memory(capsys):
-    from hybridlib import bench
+    from tools import bench
 
     rows = bench.train(n_materials=40, epochs=1, profile="ci", models=("alignn",))
     (row,) = rows

@@ -221,7 +221,7 @@ def test_setup_cell_does_nothing_outside_colab():
 def test_instructor_page_and_readme_name_the_same_commands():
     instructor = (ROOT / "book" / "instructor.md").read_text(encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    grade = "python -m hybridlib.grade SUBMISSIONS/ --out grades.csv"
+    grade = "python -m tools.grade SUBMISSIONS/ --out grades.csv"
     assert grade in instructor and grade in readme
     assert "make students" in instructor and "make students" in readme
     assert re.search(r"^students:", (ROOT / "Makefile").read_text(), flags=re.M)

@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from hybridlib import browser_check
+from tools import browser_check
 
 PNG_1PX = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")

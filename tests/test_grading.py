@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hybridlib import grading
+from tools import grading
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "grading_fixtures"

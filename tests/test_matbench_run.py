@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import hybridlib as hl
-from hybridlib.matbench_run import fold_frame, main, run_matbench
+from tools.matbench_run import fold_frame, main, run_matbench
 
 
 def _results(path, task_name: str) -> dict:

@@ -36,7 +36,7 @@ def _predict(model, structure):
 def test_paper_configuration_matches_matgl_up_to_the_embedding_rows():
     """matgl 4.1.2 MEGNet(): 189,521 trainable parameters with 89 element rows of 16; ours
     embeds Z = 0..94 (95 rows): 6 * 16 = 96 more, the rest identical
-    (hybridlib/bench_reference.py prints both)."""
+    (tools/bench/reference.py prints both)."""
     model = MEGNet()
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 189_521 + 96
     assert model.element_embedding.weight.shape == (95, 16)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridlib.repository import configured_repository, set_repository
+from tools.set_repository import configured_repository, set_repository
 
 ROOT = Path(__file__).resolve().parents[1]
 

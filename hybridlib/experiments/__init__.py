@@ -15,7 +15,7 @@ calls :func:`run` for it, in the same registry.
 
 Learning curves (chapter 5.1) run any experiment on nested, id-hashed subsets of the
 training split: :func:`learning_curve`. :func:`using_frame` runs experiments on another
-table (a Matbench fold, :mod:`hybridlib.matbench_run`) through the same code.
+table (a Matbench fold, :mod:`tools.matbench_run`) through the same code.
 
 Introduced in: chapter 5.1.
 """

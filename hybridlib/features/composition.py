@@ -15,7 +15,7 @@ properties are gathered from ``(119, P)`` tables into ``(n, k, P)`` and reduced 
 The element data are read from matminer's own data sources (``MagpieData``,
 ``PymatgenData``), never retyped, and every reduction is written in the same arithmetic order
 as matminer's ``PropertyStats``, so the values agree to rounding (on the whole shared sample:
-magpie bit for bit, ward2016 within 3e-16 relative; ``python -m hybridlib.bench features``).
+magpie bit for bit, ward2016 within 3e-16 relative; ``python -m tools.bench features``).
 ``impute_nan`` follows matminer: True (its default) fills missing element data with the mean
 over elements; False leaves NaN exactly where matminer has NaN.
 

@@ -212,7 +212,7 @@ class ALIGNN(nn.Module):
     through ``embedding`` first. Defaults are the paper's / official config
     (``alignn/models/alignn.py`` ``ALIGNNConfig``): 4 ALIGNN layers, 4 edge-gated layers,
     hidden 256, embedding 64, bond RBF 80, angle RBF 40: 4,026,753 parameters, as many as
-    the official implementation (``alignn_atomwise_pure``; :mod:`hybridlib.bench_reference`).
+    the official implementation (``alignn_atomwise_pure``; :mod:`tools.bench.reference`).
 
     Args:
         n_targets (int, optional): outputs :math:`T`. (default: ``1``)

@@ -6,7 +6,7 @@ Run it in a separate benchmark environment, never in the project's own::
     /tmp/refenv/bin/pip install torch==2.13.0
     /tmp/refenv/bin/pip install matgl==4.1.2 alignn==2026.8.11
     /tmp/refenv/bin/pip install --no-deps matminer==0.10.1   # element data of our atom features
-    /tmp/refenv/bin/python hybridlib/bench_reference.py [--batches 6] [--mae 1500]
+    /tmp/refenv/bin/python tools/bench/reference.py [--batches 6] [--mae 1500]
 
 It imports ``hybridlib`` from this checkout (via ``sys.path``) and prints, for the same
 configuration:

@@ -1,6 +1,6 @@
 """Check a built book the way a reader sees it: every page, in a real (headless) browser.
 
-``python -m hybridlib.browser_check _build/html --screenshots _build/screenshots``
+``python -m tools.browser_check _build/html --screenshots _build/screenshots``
 
 Two kinds of checks, so the first can run (and be tested) without a browser:
 
@@ -288,7 +288,7 @@ def check_build(root: Path, screenshot_dir: Path | None = None, *, browser: bool
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: print every problem; exit status 1 when any is fatal."""
-    parser = argparse.ArgumentParser(prog="python -m hybridlib.browser_check",
+    parser = argparse.ArgumentParser(prog="python -m tools.browser_check",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("build", type=Path, help="built HTML folder, e.g. _build/html")
     parser.add_argument("--screenshots", type=Path, help="folder for one PNG per page")

@@ -2,8 +2,8 @@
 
 Commands (run in the repository root)::
 
-    python -m hybridlib.grading students chapters/05_8_exercises.ipynb --out students [--check]
-    python -m hybridlib.grade SUBMISSIONS/ --out grades.csv [--checks chapters/checks]
+    python -m tools.grading students chapters/05_8_exercises.ipynb --out students [--check]
+    python -m tools.grade SUBMISSIONS/ --out grades.csv [--checks chapters/checks]
         [--cell-timeout 300] [--timeout 1800] [--jobs 1] [--keep DIR]
 
 Convention of an exercise notebook (the solution notebook is the book page)
@@ -493,7 +493,7 @@ def _graded_notebook(
 # --------------------------------------------------------------------------- pytest plugin
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """In the grading subprocess (``-p hybridlib.grading``): put an nbval cell's exception name
+    """In the grading subprocess (``-p tools.grading``): put an nbval cell's exception name
     and value, and whether it timed out, into the junit XML as properties."""
     yield
     if call.when != "call" or call.excinfo is None:
@@ -586,7 +586,7 @@ def _run_nbval(notebook: Path, cell_timeout: float,
     ]
     env = dict(os.environ)
     env.setdefault("MPLBACKEND", "Agg")
-    package_root = str(Path(__file__).resolve().parents[1])
+    package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     with open(log, "w", encoding="utf-8") as out:
         process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
@@ -721,7 +721,7 @@ def write_gradebook(rows: Iterable[GradeRow], path: Path | str) -> Path:
 
 # --------------------------------------------------------------------------- command line
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hybridlib.grading",
+    parser = argparse.ArgumentParser(prog="python -m tools.grading",
                                      description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     students = commands.add_parser("students", help="write student copies of solution notebooks")
@@ -770,6 +770,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"gradebook: {args.out} ({len(totals)} submissions)")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

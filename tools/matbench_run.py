@@ -2,7 +2,7 @@
 
 ::
 
-    python -m hybridlib.matbench_run --model cgcnn --task matbench_mp_e_form \\
+    python -m tools.matbench_run --model cgcnn --task matbench_mp_e_form \\
         [--profile full] [--folds 0 1 2 3 4] [--out DIR] [--sample N]
 
 For each fold the fold's training part is split into train and validation by
@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .config import Profile, get_profile
+from hybridlib.config import Profile, get_profile
 
 __all__ = ["fold_frame", "run_matbench", "main"]
 
@@ -42,7 +42,7 @@ def fold_frame(task, fold: int, profile: Profile) -> pd.DataFrame:
     The test rows are the whole test fold, in Matbench's order; with ``profile.n_materials``
     set, the training part (only) is subsampled by id hash.
     """
-    from .data import MATBENCH_TASKS, load_matbench_fold, split_ids, subsample
+    from hybridlib.data import MATBENCH_TASKS, load_matbench_fold, split_ids, subsample
 
     data = load_matbench_fold(task.dataset_name, fold, profile.with_(n_materials=None),
                               task=task)
@@ -82,9 +82,9 @@ def run_matbench(model: str, task_name: str, profile: Profile | str | None = Non
     """
     from matbench.bench import MatbenchBenchmark
 
-    from . import __version__, experiments
-    from .data import MATBENCH_TASKS
-    from .train import resolve_device
+    from hybridlib import __version__, experiments
+    from hybridlib.data import MATBENCH_TASKS
+    from hybridlib.train import resolve_device
 
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
     if task_name not in MATBENCH_TASKS:
@@ -127,7 +127,7 @@ def run_matbench(model: str, task_name: str, profile: Profile | str | None = Non
 
 def main(argv: Sequence[str] | None = None) -> Path:
     """Command-line entry point (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m hybridlib.matbench_run",
+    parser = argparse.ArgumentParser(prog="python -m tools.matbench_run",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="registered experiment, e.g. cgcnn")
     parser.add_argument("--task", required=True, help="matbench_mp_e_form or matbench_mp_gap")
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     task = None
     if args.sample is not None:
-        from .data import injected_task, load_mp_sample, subsample
+        from hybridlib.data import injected_task, load_mp_sample, subsample
 
         task = injected_task(args.task, subsample(load_mp_sample(), args.sample))
     path = run_matbench(args.model, args.task, args.profile, folds=args.folds, out=args.out,

@@ -1,6 +1,6 @@
 """Set the book's repository URL in one go: launch buttons and every chapter's Colab cell.
 
-``python -m hybridlib.repository https://github.com/you/hybrid-book`` (``make set-repo URL=...``)
+``python -m tools.set_repository https://github.com/you/hybrid-book`` (``make set-repo URL=...``)
 replaces the URL in ``repository: url:`` of ``_config.yml``, in the ``REPOSITORY = "..."``
 line of each chapter's Colab setup cell (``.py`` and paired ``.ipynb``) and in the Colab links
 (``colab.research.google.com/github/OWNER/NAME/...``) of the chapters and ``book/*.md``.
@@ -54,6 +54,6 @@ def set_repository(url: str, root: str | Path = ".") -> list[Path]:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m hybridlib.repository https://github.com/you/hybrid-book")
+        sys.exit("usage: python -m tools.set_repository https://github.com/you/hybrid-book")
     for changed_path in set_repository(sys.argv[1]):
         print("updated", changed_path)

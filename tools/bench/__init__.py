@@ -1,6 +1,6 @@
 """Benchmarks that time an implementation against its reference in the same run.
 
-Run one by name: ``python -m hybridlib.bench features`` (``--help`` lists them). Each
+Run one by name: ``python -m tools.bench features`` (``--help`` lists them). Each
 benchmark prints a table (implementation time, reference time, ratio, max difference) and
 ends with one ``ratio`` line per comparison. Speed goals live here, never in tests.
 Our implementations take the best of ``_REPEAT`` runs (they are short, so a busy machine
@@ -57,7 +57,7 @@ def _matminer_featurizer(preset: str):
 
 def compare_composition(compositions: Sequence, preset: str = "magpie") -> dict:
     """Time :func:`composition_features` and matminer on the same pymatgen Compositions."""
-    from .features.composition import composition_features
+    from hybridlib.features.composition import composition_features
 
     compositions = list(compositions)
     composition_features(compositions[:2], preset)  # load element tables outside the timing
@@ -77,7 +77,7 @@ def compare_composition(compositions: Sequence, preset: str = "magpie") -> dict:
 def compare_neighbors(structures: Sequence, cutoff: float = 8.0,
                       max_neighbors: int = 12) -> dict:
     """Time :func:`neighbor_edges` against the ``get_all_neighbors`` loop; compare edges."""
-    from .graphs import GraphParams, neighbor_edges, reference_edges
+    from hybridlib.graphs import GraphParams, neighbor_edges, reference_edges
 
     params = GraphParams(cutoff=cutoff, max_neighbors=max_neighbors)
     ours, t_ours = _timed(lambda: [neighbor_edges(s, params) for s in structures], repeat=_REPEAT)
@@ -99,7 +99,7 @@ def compare_neighbors(structures: Sequence, cutoff: float = 8.0,
 
 def compare_line_graph(structures: Sequence, backtracking: bool = True) -> dict:
     """Time :func:`line_graph_pairs` against the naive loop over bond pairs; compare cosines."""
-    from .graphs import line_graph_pairs, neighbor_edges, reference_line_graph
+    from hybridlib.graphs import line_graph_pairs, neighbor_edges, reference_line_graph
 
     edges = [neighbor_edges(s) for s in structures]
     as_tuples = [[(int(j), int(i), tuple(map(int, im))) for j, i, im in zip(e.src, e.dst, e.image)]
@@ -140,7 +140,7 @@ def graph_memory(df, line_graph: bool) -> dict:
     """
     import torch
 
-    from .graphs import graph_dataset
+    from hybridlib.graphs import graph_dataset
 
     gc.collect()
     try:
@@ -178,9 +178,9 @@ def features(n_materials: int | None = None, n_neighbor_reference: int = 1000,
         n_line_graph_reference: structures (<= 8 sites) for the naive line-graph loop.
         profile: profile whose data set gives the graph-dataset timing and memory.
     """
-    from .config import get_profile
-    from .data import load_dataset, load_mp_sample, subsample
-    from .graphs import build_graphs
+    from hybridlib.config import get_profile
+    from hybridlib.data import load_dataset, load_mp_sample, subsample
+    from hybridlib.graphs import build_graphs
 
     sample = subsample(load_mp_sample(), n_materials)
     structures = list(sample["structure"])
@@ -229,7 +229,7 @@ TRAIN_MODELS = {"cgcnn": False, "early_fusion": False, "alignn": True, "megnet":
 
 
 def _build_model(name: str, settings, train_set):
-    from .models import ALIGNN, CGCNN, MEGNet, EarlyFusion, composition_stats
+    from hybridlib.models import ALIGNN, CGCNN, MEGNet, EarlyFusion, composition_stats
 
     if name == "cgcnn":
         return CGCNN(hidden=settings.hidden, n_conv=settings.n_conv)
@@ -248,11 +248,11 @@ def _train_one(name: str, n_materials: int, epochs: int, profile: str) -> dict:
     import torch
     from torch_geometric.loader import DataLoader
 
-    from .config import get_profile
-    from .data import load_mp_sample, subsample
-    from .features import featurize_frame
-    from .graphs import build_graphs
-    from .train import TrainConfig, fit
+    from hybridlib.config import get_profile
+    from hybridlib.data import load_mp_sample, subsample
+    from hybridlib.features import featurize_frame
+    from hybridlib.graphs import build_graphs
+    from hybridlib.train import TrainConfig, fit
 
     settings = get_profile(profile)
     df = subsample(load_mp_sample(), n_materials, settings.seed)
@@ -315,14 +315,11 @@ BENCHMARKS: dict[str, Callable[..., object]] = {"features": features, "train": t
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: ``python -m hybridlib.bench NAME [--n N]``."""
-    parser = argparse.ArgumentParser(prog="python -m hybridlib.bench", description=__doc__)
+    """Command line: ``python -m tools.bench NAME [--n N]``."""
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
     parser.add_argument("name", choices=sorted(BENCHMARKS), help="benchmark to run")
     parser.add_argument("--n", type=int, default=None,
                         help="materials to use (default: the whole sample)")
     args = parser.parse_args(argv)
     BENCHMARKS[args.name](args.n)
 
-
-if __name__ == "__main__":
-    main()
