@@ -11,10 +11,10 @@ from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
 from hybridlib import graphs
-from hybridlib.graphs import (AngleExpansion, GaussianExpansion, GraphParams, IsolatedAtomError,
-                              RBFExpansion, build_graphs, crystal_graph, graph_dataset,
-                              line_graph_pairs, neighbor_edges, reference_edges,
+from hybridlib.graphs import (GraphParams, IsolatedAtomError, build_graphs, crystal_graph,
+                              graph_dataset, line_graph_pairs, neighbor_edges, reference_edges,
                               reference_line_graph)
+from hybridlib.models.layers import AngleExpansion, GaussianExpansion, RBFExpansion
 
 
 @pytest.fixture(scope="module")
@@ -224,10 +224,10 @@ def test_graph_dataset_cache_roundtrip_and_corruption(mp_small, monkeypatch, tmp
 def test_params_from_profile_dict_and_overrides(small_structures):
     from hybridlib.config import get_profile
 
-    assert graphs._as_params(get_profile("ci")) == GraphParams()
+    assert graphs.as_params(get_profile("ci")) == GraphParams()
     custom = get_profile("ci").with_(extra={"graph": {"max_neighbors": 6}})
-    assert graphs._as_params(custom) == GraphParams(max_neighbors=6)
-    assert graphs._as_params({"cutoff": 6.0}).cutoff == 6.0
+    assert graphs.as_params(custom) == GraphParams(max_neighbors=6)
+    assert graphs.as_params({"cutoff": 6.0}).cutoff == 6.0
     params = GraphParams(max_neighbors=6)
     assert crystal_graph(small_structures[0], params=params).edge_index.size(1) == \
         build_graphs(small_structures[:1], params)[0].edge_index.size(1)

@@ -25,7 +25,7 @@ from torch_geometric.nn import MessagePassing, global_mean_pool
 from torch_geometric.utils import scatter
 
 from ..config import Profile, get_profile
-from ..graphs import AngleExpansion, GaussianExpansion, RBFExpansion
+from .layers import AngleExpansion, GaussianExpansion, RBFExpansion
 from .cgcnn import atom_feature_table, check_atomic_numbers
 
 __all__ = [

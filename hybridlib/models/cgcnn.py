@@ -83,7 +83,7 @@ class CGCNN(nn.Module):
                  n_conv: int = 3, fc_hidden: int = 128, n_fc: int = 1, n_targets: int = 1,
                  cutoff: float = 8.0, gaussian_step: float = 0.2) -> None:
         super().__init__()
-        from ..graphs import GaussianExpansion
+        from .layers import GaussianExpansion
 
         if min(hidden, n_conv, fc_hidden, n_fc, n_targets) < 1:
             raise ValueError("hidden, n_conv, fc_hidden, n_fc and n_targets must be >= 1")

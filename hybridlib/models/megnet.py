@@ -18,7 +18,7 @@ from torch_geometric.nn.models.schnet import ShiftedSoftplus
 from torch_geometric.utils import scatter
 
 from ..config import Profile, get_profile
-from ..graphs import RadialBasisExpansion
+from .layers import RadialBasisExpansion
 from .alignn import node_batch
 
 __all__ = ["DenseStack", "MEGNetGraphConv", "MEGNetBlock", "MEGNet"]

@@ -1,0 +1,126 @@
+"""One crystal as a PyG graph (:class:`CrystalGraph`), built from its neighbour list.
+
+Introduced in: chapter 5.2.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Sequence
+
+import numpy as np
+import torch
+from pymatgen.core import Structure
+from torch_geometric.data import Data
+
+from .line_graph import line_graph_pairs
+from .neighbors import GraphParams, neighbor_edges
+
+__all__ = ["CrystalGraph", "crystal_graph", "build_graphs", "as_params"]
+
+
+class CrystalGraph(Data):
+    """One material as a PyG graph (fields: see the data contract in the module docstring).
+
+    ``z`` (N,), ``edge_index`` (2, E) with row 0 = neighbour j and row 1 = centre i,
+    ``edge_vec`` (E, 3) = r_j + image - r_i, ``edge_dist`` (E,), optional line graph
+    ``lg_edge_index`` (2, T) indexing edges and ``angle_cos`` (T,), optional ``y`` (1, n_targets),
+    ``comp`` (1, D), ``material_id``. Batching offsets ``lg_edge_index`` by the number of edges.
+    """
+
+    def __inc__(self, key, value, *args, **kwargs):
+        if key == "lg_edge_index":
+            return self.edge_index.size(1)
+        return super().__inc__(key, value, *args, **kwargs)
+
+
+
+def as_params(params: GraphParams | dict | None, **overrides) -> GraphParams:
+    if params is None:
+        params = GraphParams()
+    elif isinstance(params, dict):
+        params = GraphParams(**params)
+    elif not isinstance(params, GraphParams):
+        graph = getattr(params, "extra", {}).get("graph", {})  # a config.Profile
+        params = GraphParams(**graph)
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return GraphParams(**{**asdict(params), **changes}) if changes else params
+
+
+def _to_graph(structure: Structure, params: GraphParams, line_graph: bool,
+              y: Sequence[float] | None, comp: Sequence[float] | None,
+              material_id: str | None) -> CrystalGraph:
+    edges = neighbor_edges(structure, params, material_id)
+    graph = CrystalGraph(
+        z=torch.as_tensor(structure.atomic_numbers, dtype=torch.long),
+        edge_index=torch.from_numpy(np.stack([edges.src, edges.dst])),
+        edge_vec=torch.from_numpy(edges.vec.astype(np.float32)),
+        edge_dist=torch.from_numpy(edges.dist.astype(np.float32)),
+        num_nodes=len(structure),
+    )
+    if line_graph:
+        e1, e2, cos = line_graph_pairs(edges, params.backtracking)
+        graph.lg_edge_index = torch.from_numpy(np.stack([e1, e2]))
+        graph.angle_cos = torch.from_numpy(cos.astype(np.float32))
+    if y is not None:
+        graph.y = torch.as_tensor(np.asarray(y, dtype=np.float32).reshape(1, -1))
+    if comp is not None:
+        graph.comp = torch.as_tensor(np.asarray(comp, dtype=np.float32).reshape(1, -1))
+    if material_id is not None:
+        graph.material_id = material_id
+    return graph
+
+
+def crystal_graph(structure: Structure, cutoff: float | None = None,
+                  max_neighbors: int | None = None, *,
+                  line_graph: bool = False, params: GraphParams | None = None,
+                  y: Sequence[float] | None = None, comp: Sequence[float] | None = None,
+                  material_id: str | None = None) -> CrystalGraph:
+    """The crystal graph of one structure (optionally with its line graph).
+
+    Args:
+        structure: a pymatgen ``Structure`` (ordered; occupancies are ignored).
+        cutoff, max_neighbors: neighbour rule; None keeps ``params``' (default 8 A, 12).
+        line_graph: also build ``lg_edge_index`` and ``angle_cos``.
+        params: the other graph settings (:class:`GraphParams`).
+        y, comp, material_id: optional targets, composition features and id.
+    """
+    params = as_params(params, cutoff=cutoff, max_neighbors=max_neighbors)
+    return _to_graph(structure, params, line_graph, y, comp, material_id)
+
+
+def build_graphs(structures: Sequence[Structure], params: GraphParams | dict | None = None, *,
+                 line_graph: bool = False, targets: np.ndarray | None = None,
+                 comp: np.ndarray | None = None, ids: Sequence[str] | None = None
+                 ) -> list[CrystalGraph]:
+    """Crystal graphs of many structures.
+
+    Args:
+        structures: pymatgen structures.
+        params: graph settings (:class:`GraphParams`, a dict of its fields or a Profile whose
+            ``extra["graph"]`` holds them); default CGCNN's 8 A / 12 neighbours.
+        line_graph: add the ALIGNN line graph.
+        targets: (n,) or (n, n_targets) array -> ``y`` of shape (1, n_targets).
+        comp: (n, D) composition features -> ``comp`` of shape (1, D).
+        ids: material ids (also named in error messages).
+
+    Raises:
+        ValueError: array lengths differ from the number of structures.
+        IsolatedAtomError: see :func:`neighbor_edges`.
+    """
+    params = as_params(params)
+    n = len(structures)
+    for name, values in (("targets", targets), ("comp", comp), ("ids", ids)):
+        if values is not None and len(values) != n:
+            raise ValueError(f"{name} has {len(values)} rows for {n} structures")
+    targets = None if targets is None else np.asarray(targets, dtype=np.float64).reshape(n, -1)
+    if targets is not None and not np.isfinite(targets).all():
+        bad = int(np.flatnonzero(~np.isfinite(targets).all(axis=1))[0])
+        raise ValueError(f"targets of structure #{bad} ({ids[bad] if ids is not None else ''}) "
+                         "are NaN or infinite")
+    return [_to_graph(s, params, line_graph,
+                      None if targets is None else targets[i],
+                      None if comp is None else comp[i],
+                      None if ids is None else ids[i])
+            for i, s in enumerate(structures)]
+
+
