@@ -71,9 +71,9 @@ print(f"profile = {profile.name}, materials = {len(df)}")
 df["split"].value_counts()
 
 # %% tags=["remove-cell"]
-hl.book.glue("n_materials", len(df))
-hl.book.glue("profile_name", profile.name)
-hl.book.glue("share_metal", float((df["band_gap"] == 0).mean() * 100))
+hl.glue("n_materials", len(df))
+hl.glue("profile_name", profile.name)
+hl.glue("share_metal", float((df["band_gap"] == 0).mean() * 100))
 
 # %% [markdown]
 # ## データ：Materials Project の実データ
@@ -85,7 +85,7 @@ df[["material_id", "formula", "n_sites", "e_form", "band_gap"]].head()
 
 # %% tags=["remove-cell"]
 # Figure: target distributions (built here, placed by the glue:figure directive below)
-hl.book.glue("fig-targets-51", hl.plots.target_distributions(df), display=False)
+hl.glue("fig-targets-51", hl.plots.target_distributions(df), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-targets-51
@@ -143,9 +143,9 @@ floor = pd.Series({t: hl.analysis.composition_only_floor(rows, t)
 floor
 
 # %% tags=["remove-cell"]
-hl.book.glue("floor_e_form", floor["e_form"])
-hl.book.glue("floor_gap", floor["band_gap"])
-hl.book.glue("max_range_e_form", float(poly_e["range"].max()))
+hl.glue("floor_e_form", floor["e_form"])
+hl.glue("floor_gap", floor["band_gap"])
+hl.glue("max_range_e_form", float(poly_e["range"].max()))
 
 # %% [markdown]
 # 多形を持つ物質に限ると、組成モデルの誤差の下限は生成エネルギーで{glue:text}`floor_e_form:.4f` eV/atom、バンドギャップで {glue:text}`floor_gap:.3f` eV です。生成エネルギーの下限が小さいのは、このデータが凸包から 0.08 eV/atom 以内の安定相だけを含み、多形間の差が最大でも {glue:text}`max_range_e_form:.3f` eV/atom しかないためです。一方バンドギャップは多形で金属にも絶縁体にもなりうるため、構造の情報が本質的に必要です。**構造感度がどれだけ効くかは、目的変数とデータの選び方で大きく変わる** ことを覚えておきましょう。
@@ -166,7 +166,7 @@ curve.pivot(index="train_size", columns="model", values="mae").round(4)
 # %% tags=["remove-cell"]
 table = curve.pivot(index="train_size", columns="model", values="mae")
 figure = hl.plots.learning_curve(table.index, {m: table[m] for m in table.columns})
-hl.book.glue("fig-learning-curve-51", figure, display=False)
+hl.glue("fig-learning-curve-51", figure, display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-learning-curve-51
@@ -182,7 +182,7 @@ hl.book.glue("fig-learning-curve-51", figure, display=False)
 # 二つの特徴量の統合には、主に三つの戦略があります（{numref}`fig-taxonomy-51`）。
 
 # %% tags=["remove-cell"]
-hl.book.glue("fig-taxonomy-51", hl.plots.fusion_taxonomy(), display=False)
+hl.glue("fig-taxonomy-51", hl.plots.fusion_taxonomy(), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-taxonomy-51

@@ -84,10 +84,10 @@ for preset in hl.features.PRESETS:
 
 # %% tags=["remove-cell"]
 dims = {p: len(hl.features.feature_labels(p)) for p in hl.features.PRESETS}
-hl.book.glue("dim_magpie", dims["magpie"])
-hl.book.glue("dim_ward", dims["ward2016"])
-hl.book.glue("dim_hidden", profile.hidden)
-hl.book.glue("dim_fused", dims["magpie"] + profile.hidden)
+hl.glue("dim_magpie", dims["magpie"])
+hl.glue("dim_ward", dims["ward2016"])
+hl.glue("dim_hidden", profile.hidden)
+hl.glue("dim_fused", dims["magpie"] + profile.hidden)
 assert dims == {"magpie": 132, "ward2016": 145}
 
 # %% [markdown]
@@ -133,11 +133,11 @@ table[["model", "mae", "rmse", "r2", "train_time_s"]].round(4)
 
 # %% tags=["remove-cell"]
 mae = table.set_index("experiment")["mae"]
-hl.book.glue("mae_rf_52", mae["rf_magpie"])
-hl.book.glue("mae_cgcnn_52", mae["cgcnn"])
-hl.book.glue("mae_early_52", mae["early_fusion"])
-hl.book.glue("early_vs_best_52", 100 * (1 - mae["early_fusion"] / mae[["rf_magpie", "cgcnn"]].min()))
-hl.book.glue("fig-bar-52", hl.plots.bar_mae(table, "eV/atom"), display=False)
+hl.glue("mae_rf_52", mae["rf_magpie"])
+hl.glue("mae_cgcnn_52", mae["cgcnn"])
+hl.glue("mae_early_52", mae["early_fusion"])
+hl.glue("early_vs_best_52", 100 * (1 - mae["early_fusion"] / mae[["rf_magpie", "cgcnn"]].min()))
+hl.glue("fig-bar-52", hl.plots.bar_mae(table, "eV/atom"), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-bar-52
@@ -169,10 +169,10 @@ weights["class"] = np.where(weights["band_gap"] > 0, "非金属 (gap > 0)", "金
 weights.groupby("class")[["w_composition", "w_structure"]].describe().round(3)
 
 # %% tags=["remove-cell"]
-hl.book.glue("mae_attention_52", attention.metrics["e_form"]["mae"])
-hl.book.glue("w_struct_mean_52", float(weights["w_structure"].mean()))
-hl.book.glue("w_struct_std_52", float(weights["w_structure"].std()))
-hl.book.glue("fig-weights-52", hl.plots.source_weights(weights), display=False)
+hl.glue("mae_attention_52", attention.metrics["e_form"]["mae"])
+hl.glue("w_struct_mean_52", float(weights["w_structure"].mean()))
+hl.glue("w_struct_std_52", float(weights["w_structure"].std()))
+hl.glue("fig-weights-52", hl.plots.source_weights(weights), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-weights-52

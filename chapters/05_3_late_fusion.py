@@ -111,15 +111,15 @@ comparison["alpha"] = comparison["experiment"].map(
 comparison[["model", "alpha", "mae", "rmse", "r2"]].round(4)
 
 # %% tags=["remove-cell"]
-hl.book.glue("alpha_val_53", late_val.extra["alpha"])
-hl.book.glue("alpha_train_53", late_train.extra["alpha"])
-hl.book.glue("mae_late_val_53", late_val.metrics["e_form"]["mae"])
-hl.book.glue("mae_late_train_53", late_train.metrics["e_form"]["mae"])
-hl.book.glue("mae_stack_53", stacking.metrics["e_form"]["mae"])
-hl.book.glue("mae_rf_53", rf.metrics["e_form"]["mae"])
-hl.book.glue("mae_cgcnn_53", cgcnn.metrics["e_form"]["mae"])
-hl.book.glue("rf_train_in_53", late_train.extra["rf_train_mae_in_sample"])
-hl.book.glue("rf_train_oof_53", late_train.extra["rf_train_mae_out_of_fold"])
+hl.glue("alpha_val_53", late_val.extra["alpha"])
+hl.glue("alpha_train_53", late_train.extra["alpha"])
+hl.glue("mae_late_val_53", late_val.metrics["e_form"]["mae"])
+hl.glue("mae_late_train_53", late_train.metrics["e_form"]["mae"])
+hl.glue("mae_stack_53", stacking.metrics["e_form"]["mae"])
+hl.glue("mae_rf_53", rf.metrics["e_form"]["mae"])
+hl.glue("mae_cgcnn_53", cgcnn.metrics["e_form"]["mae"])
+hl.glue("rf_train_in_53", late_train.extra["rf_train_mae_in_sample"])
+hl.glue("rf_train_oof_53", late_train.extra["rf_train_mae_out_of_fold"])
 assert abs(late_val.extra["alpha"] - alpha) < 1e-12
 
 # %% [markdown]

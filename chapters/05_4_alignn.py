@@ -87,9 +87,9 @@ print(f"atoms {graph.num_nodes}, bonds (atom-graph edges) {graph.edge_index.shap
       f"bond pairs (line-graph edges) {graph.lg_edge_index.shape[1]}")
 
 # %% tags=["remove-cell"]
-hl.book.glue("fig-line-graph-54", hl.plots.crystal_and_line_graph(graph, structure), display=False)
-hl.book.glue("n_bonds_54", int(graph.edge_index.shape[1]))
-hl.book.glue("n_pairs_54", int(graph.lg_edge_index.shape[1]))
+hl.glue("fig-line-graph-54", hl.plots.crystal_and_line_graph(graph, structure), display=False)
+hl.glue("n_bonds_54", int(graph.edge_index.shape[1]))
+hl.glue("n_pairs_54", int(graph.lg_edge_index.shape[1]))
 
 # %% [markdown]
 # ```{glue:figure} fig-line-graph-54
@@ -109,7 +109,7 @@ first_shell.head(8).round(3)
 
 # %% tags=["remove-cell"]
 assert np.allclose(first_shell["cos"], -1 / 3, atol=0.02), first_shell["cos"].describe()
-hl.book.glue("mean_angle_54", float(first_shell["angle_deg"].mean()))
+hl.glue("mean_angle_54", float(first_shell["angle_deg"].mean()))
 
 # %% [markdown]
 # 第一近接の結合角は平均 {glue:text}`mean_angle_54:.1f`° で、ほぼ理想的な正四面体角です（ウルツ鉱型はわずかに歪んでいます）。元の教材の演習 3 の例「H–O–H 角 104.5° → cos ≈ −0.25」は正しい値ですが、分子の例なので、本書では結晶で確かめました。これらの余弦は、素朴な三重ループ（`hl.graphs.reference_line_graph`）と一致することをテストで確認しています。
@@ -120,7 +120,7 @@ hl.book.glue("mean_angle_54", float(first_shell["angle_deg"].mean()))
 # {numref}`fig-alignn-54` が ALIGNN の全体像です。
 
 # %% tags=["remove-cell"]
-hl.book.glue("fig-alignn-54", hl.plots.alignn_architecture(), display=False)
+hl.glue("fig-alignn-54", hl.plots.alignn_architecture(), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-alignn-54
@@ -157,10 +157,10 @@ table[["model", "mae", "rmse", "r2", "train_time_s"]].round(4)
 # %% tags=["remove-cell"]
 mae = table.set_index("experiment")["mae"]
 seconds = table.set_index("experiment")["train_time_s"]
-hl.book.glue("mae_cgcnn_54", mae["cgcnn"])
-hl.book.glue("mae_simple_54", mae["alignn_simple"])
-hl.book.glue("mae_alignn_54", mae["alignn"])
-hl.book.glue("time_ratio_54", seconds["alignn"] / seconds["cgcnn"])
+hl.glue("mae_cgcnn_54", mae["cgcnn"])
+hl.glue("mae_simple_54", mae["alignn_simple"])
+hl.glue("mae_alignn_54", mae["alignn"])
+hl.glue("time_ratio_54", seconds["alignn"] / seconds["cgcnn"])
 
 # %% [markdown]
 # 平均の誤差だけでなく、学習の経過も確かめます。各モデルの検証 MAE がどのエポックで最小になり、何エポックで早期終了したかを並べます。
@@ -175,8 +175,8 @@ pd.DataFrame(history).T
 
 # %% tags=["remove-cell"]
 simple = hl.experiments.run("alignn_simple", profile).extra
-hl.book.glue("simple_best_54", simple["best_epoch"])
-hl.book.glue("simple_run_54", simple["epochs_run"])
+hl.glue("simple_best_54", simple["best_epoch"])
+hl.glue("simple_run_54", simple["epochs_run"])
 
 # %% [markdown]
 # このページの実行では、テスト MAE は CGCNN {glue:text}`mae_cgcnn_54:.4f`、簡易版 {glue:text}`mae_simple_54:.4f`、完全版 {glue:text}`mae_alignn_54:.4f` eV/atom、完全版の学習時間は CGCNN の {glue:text}`time_ratio_54:.1f` 倍でした。簡易版の検証 MAE が最小になったのは {glue:text}`simple_best_54` エポック目で、{glue:text}`simple_run_54` エポックで早期終了しています。簡易版は元の教材のとおり、近接原子からのメッセージを正規化せずに足し合わせ（`aggr="add"`）、その和にバッチ正規化をかけます。近接原子の数は結晶によって違うので、和の大きさが物質ごとに大きくばらつき、学習中（バッチの統計量）と評価時（移動平均の統計量）の正規化が食い違いやすく、検証誤差が振動しがちです。したがって簡易版と完全版の差のすべてを「角度の有無」によるものとは言えません。CGCNN がゲート（シグモイド）でメッセージの大きさを抑えていることと比べてみてください。

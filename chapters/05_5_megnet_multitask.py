@@ -101,7 +101,7 @@ print("ids agree:", bool((joined["material_id"] == joined["material_id_gap"]).al
 # ここで $s_k, r_k$ はエッジの送り手と受け手、$\bar{\mathbf{e}}_i'$ は原子 $i$ に入るエッジの平均、$\bar{\mathbf{e}}', \bar{\mathbf{v}}'$ は結晶全体の平均です。各ブロックには残差接続があり、最後にノードとエッジを Set2Set {cite}`vinyals2016order` で読み出して大域状態と連結します。元の教材のコードは「MEGNet 風」と称して GATConv を重ねていましたが、これはエッジも大域状態も更新しないので MEGNet ではありません。
 
 # %% tags=["remove-cell"]
-hl.book.glue("fig-megnet-55", hl.plots.megnet_block(), display=False)
+hl.glue("fig-megnet-55", hl.plots.megnet_block(), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-megnet-55
@@ -152,16 +152,16 @@ transfer.round(1)
 
 # %% tags=["remove-cell"]
 learned = hl.experiments.run("megnet_mt_uncertainty", profile)
-hl.book.glue("fig-weights-55", hl.plots.task_weight_trajectory(
+hl.glue("fig-weights-55", hl.plots.task_weight_trajectory(
     learned.extra["weight_trajectory"], ["生成エネルギー", "バンドギャップ"]), display=False)
 best = transfer["e_form_mae change %"].idxmin()
-hl.book.glue("best_mt_55", transfer.loc[best, "model"])
-hl.book.glue("best_mt_eform_55", transfer.loc[best, "e_form_mae change %"])
-hl.book.glue("n_negative_55", int((transfer.drop(columns="model") > 0).to_numpy().sum()))
-hl.book.glue("lambda_eform_55", learned.extra["weights"]["e_form"])
-hl.book.glue("lambda_gap_55", learned.extra["weights"]["band_gap"])
-hl.book.glue("metal_gap_55", table.loc["megnet_band_gap", "gap_mae_metal"])
-hl.book.glue("nonmetal_gap_55", table.loc["megnet_band_gap", "gap_mae_nonmetal"])
+hl.glue("best_mt_55", transfer.loc[best, "model"])
+hl.glue("best_mt_eform_55", transfer.loc[best, "e_form_mae change %"])
+hl.glue("n_negative_55", int((transfer.drop(columns="model") > 0).to_numpy().sum()))
+hl.glue("lambda_eform_55", learned.extra["weights"]["e_form"])
+hl.glue("lambda_gap_55", learned.extra["weights"]["band_gap"])
+hl.glue("metal_gap_55", table.loc["megnet_band_gap", "gap_mae_metal"])
+hl.glue("nonmetal_gap_55", table.loc["megnet_band_gap", "gap_mae_nonmetal"])
 
 # %% [markdown]
 # このページの実行では、生成エネルギーの MAE が単一タスクに比べて最も改善したのは「{glue:text}`best_mt_55`」で、変化率は {glue:text}`best_mt_eform_55:.1f` % でした。4 つのマルチタスク × 2 つのタスクのうち、単一タスクより悪化した（負の転移）組み合わせは {glue:text}`n_negative_55` 個です。単一タスクのバンドギャップモデルの MAE は、金属で {glue:text}`metal_gap_55:.3f` eV、非金属で {glue:text}`nonmetal_gap_55:.3f` eV と大きく違います。ゼロが多い分布なので、全体の MAE だけを見ると非金属での誤差の大きさを見落とします。

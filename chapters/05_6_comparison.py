@@ -90,13 +90,13 @@ table.sort_values("mae")[["model", "mae", "rmse", "r2", "train_time_s", "pareto"
 honest = table[table["experiment"] != "late_fusion_train"].set_index("experiment")
 best = honest["mae"].idxmin()
 fast = honest["train_time_s"].idxmin()
-hl.book.glue("best_model_56", hl.tables.MODELS[best][0])
-hl.book.glue("best_mae_56", honest.loc[best, "mae"])
-hl.book.glue("best_r2_56", honest.loc[best, "r2"])
-hl.book.glue("fast_model_56", hl.tables.MODELS[fast][0])
-hl.book.glue("fast_mae_56", honest.loc[fast, "mae"])
-hl.book.glue("fig-bar-56", hl.plots.bar_mae(table, "eV/atom"), display=False)
-hl.book.glue("fig-time-56", hl.plots.mae_vs_time(table, "eV/atom"), display=False)
+hl.glue("best_model_56", hl.tables.MODELS[best][0])
+hl.glue("best_mae_56", honest.loc[best, "mae"])
+hl.glue("best_r2_56", honest.loc[best, "r2"])
+hl.glue("fast_model_56", hl.tables.MODELS[fast][0])
+hl.glue("fast_mae_56", honest.loc[fast, "mae"])
+hl.glue("fig-bar-56", hl.plots.bar_mae(table, "eV/atom"), display=False)
+hl.glue("fig-time-56", hl.plots.mae_vs_time(table, "eV/atom"), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-bar-56
@@ -172,11 +172,11 @@ ranking.sort_values("mae_rank")[["model", "mae", "train_time_s", "mae_rank", "ti
 
 # %% tags=["remove-cell"]
 pareto_names = ", ".join(hl.tables.MODELS[n][0] for n in honest.index[honest["pareto"]])
-hl.book.glue("pareto_56", pareto_names)
+hl.glue("pareto_56", pareto_names)
 early_gain = 1 - honest.loc["early_fusion", "mae"] / honest.loc[["rf_magpie", "cgcnn"], "mae"].min()
-hl.book.glue("early_gain_56", 100 * early_gain)
+hl.glue("early_gain_56", 100 * early_gain)
 late_gain = 1 - honest.loc["late_fusion_val", "mae"] / honest.loc[["rf_magpie", "cgcnn"], "mae"].min()
-hl.book.glue("late_gain_56", 100 * late_gain)
+hl.glue("late_gain_56", 100 * late_gain)
 
 # %% [markdown]
 # この実行でのパレート最適なモデルは {glue:text}`pareto_56` でした。推奨は次のとおりです。

@@ -83,17 +83,17 @@ mae = table["mae"]
 components = mae[["rf_magpie", "cgcnn"]].min()
 fusions = ["early_fusion", "attention_fusion", "late_fusion_val", "stacking"]
 winners = [hl.tables.MODELS[n][0] for n in fusions if mae[n] < components]
-hl.book.glue("n_fusion_wins_57", len(winners))
-hl.book.glue("fusion_winners_57", "、".join(winners) if winners else "なし")
-hl.book.glue("cgcnn_vs_rf_57", 100 * (1 - mae["cgcnn"] / mae["rf_magpie"]))
-hl.book.glue("alpha_val_57", late_val.extra["alpha"])
-hl.book.glue("alpha_train_57", late_train.extra["alpha"])
-hl.book.glue("leak_cost_57", 100 * (mae["late_fusion_train"] / mae["late_fusion_val"] - 1))
-hl.book.glue("alignn_vs_simple_57", 100 * (1 - mae["alignn"] / mae["alignn_simple"]))
-hl.book.glue("alignn_time_57", table.loc["alignn", "train_time_s"] / table.loc["cgcnn", "train_time_s"])
+hl.glue("n_fusion_wins_57", len(winners))
+hl.glue("fusion_winners_57", "、".join(winners) if winners else "なし")
+hl.glue("cgcnn_vs_rf_57", 100 * (1 - mae["cgcnn"] / mae["rf_magpie"]))
+hl.glue("alpha_val_57", late_val.extra["alpha"])
+hl.glue("alpha_train_57", late_train.extra["alpha"])
+hl.glue("leak_cost_57", 100 * (mae["late_fusion_train"] / mae["late_fusion_val"] - 1))
+hl.glue("alignn_vs_simple_57", 100 * (1 - mae["alignn"] / mae["alignn_simple"]))
+hl.glue("alignn_time_57", table.loc["alignn", "train_time_s"] / table.loc["cgcnn", "train_time_s"])
 negative = (transfer.drop(columns="model") > 0).to_numpy().sum()
-hl.book.glue("n_negative_57", int(negative))
-hl.book.glue("n_transfer_57", int(transfer.drop(columns="model").size))
+hl.glue("n_negative_57", int(negative))
+hl.glue("n_transfer_57", int(transfer.drop(columns="model").size))
 
 # %% [markdown]
 # ## 主要な知見

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybridlib import analysis, literature, tables
+from hybridlib.report import analysis, literature, tables
 
 
 def _toy():

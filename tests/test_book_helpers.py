@@ -1,4 +1,4 @@
-"""hybridlib.book.glue outside a book build, bond-angle tables, new figures."""
+"""hybridlib.glue outside a book build, bond-angle tables, new figures."""
 from __future__ import annotations
 
 import builtins
@@ -21,7 +21,7 @@ def test_glue_without_myst_nb_returns_the_value(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_myst)
-    assert hl.book.glue("x", 3.5) == 3.5
+    assert hl.glue("x", 3.5) == 3.5
 
 
 def test_bond_angle_table_of_wurtzite_zns(mp_sample):

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from pymatgen.core import Lattice, Structure
 from torch_geometric.data import Data
 
-from hybridlib import plots
+from hybridlib.report import plots
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybridlib import widgets
+from hybridlib.report import widgets
 
 
 def test_blend_mae_endpoints_and_optimum():

@@ -9,7 +9,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from .config import Profile
+from ..config import Profile
 
 __all__ = ["MODELS", "MULTITASK_RUNS", "metrics_table", "multitask_table", "transfer_table",
            "pareto_front", "total_seconds"]
@@ -45,7 +45,7 @@ def metrics_table(names: Iterable[str], target: str = "e_form",
         the prediction: a composite (late fusion, stacking) adds the time of the models it
         combines to its own.
     """
-    from .experiments import run
+    from ..experiments import run
 
     rows = []
     for name in names:
@@ -65,7 +65,7 @@ def total_seconds(name: str, profile: Profile | str | None = None, result=None) 
 
     ``result`` is the experiment's run when the caller already holds it (saves a reload).
     """
-    from .experiments import _lookup, run
+    from ..experiments import _lookup, run
 
     result = result or run(name, profile)
     return result.train_seconds + sum(
@@ -85,7 +85,7 @@ def multitask_table(profile: Profile | str | None = None,
         One row per run (index: experiment) with ``model, weights, e_form_mae, band_gap_mae,
         gap_mae_metal, gap_mae_nonmetal, train_time_s``; NaN where a run lacks a target.
     """
-    from .experiments import run
+    from ..experiments import run
 
     rows = {}
     for name in names:
