@@ -49,7 +49,7 @@ def test_missing_data_dir_explains_where_and_alternative(tmp_path, monkeypatch):
     with pytest.raises(hd.DataNotFoundError) as err:
         hd.load_mp_sample()
     message = str(err.value)
-    assert "nowhere" in message and "HYBRIDLIB_DATA_DIR" in message and "matbench" in message
+    assert "nowhere" in message and "HYBRIDLIB_DATA_DIR" in message and "unset" in message
 
 
 def test_truncated_gzip_names_the_file(tmp_path):
@@ -154,18 +154,15 @@ def test_join_by_structure_recovers_ids_not_positions(mp_small):
     assert np.allclose(joined["band_gap_gap"], truth.loc[joined["material_id"]].to_numpy())
 
 
-def test_join_resolves_colliding_keys_with_structure_matcher(mp_sample):
+def test_join_resolves_colliding_keys_with_structure_matcher(mp_sample, monkeypatch):
     # polymorphs: same formula; force a key collision by coarse rounding of the volume
     groups = mp_sample.groupby("formula").filter(lambda g: len(g) >= 3)
     formula = groups["formula"].value_counts().index[0]
     poly = mp_sample[mp_sample["formula"] == formula].head(4)
     right = poly.iloc[::-1].reset_index(drop=True)
-    original = hd.structure_key
-    try:
-        hd.structure_key = lambda s, decimals=2: (s.composition.reduced_formula,)
-        joined = hd.join_by_structure(poly, right, report=False)
-    finally:
-        hd.structure_key = original
+    monkeypatch.setattr(hd.joins, "structure_key",
+                        lambda s, decimals=2: (s.composition.reduced_formula,))
+    joined = hd.join_by_structure(poly, right, report=False)
     assert joined.attrs["n_collisions_checked"] >= 3
     assert (joined["material_id"] == joined["material_id_right"]).all()
 
@@ -216,15 +213,15 @@ def test_matbench_cache_roundtrip_and_corruption(tmp_path, mp_small):
     task.df = None
     MatbenchTask.load, original = fake_load, MatbenchTask.load
     try:
-        hd._cached_task_df(task, cache)
+        hd.matbench._cached_task_df(task, cache)
         assert calls == [1] and (cache / "matbench_mp_e_form.json.gz").is_file()
         task.df = None
-        hd._cached_task_df(task, cache)
+        hd.matbench._cached_task_df(task, cache)
         assert calls == [1] and len(task.df) == 30
         (cache / "matbench_mp_e_form.json.gz").write_bytes(b"\x1f\x8b garbage")
         task.df = None
         with pytest.warns(UserWarning, match="unreadable"):
-            hd._cached_task_df(task, cache)
+            hd.matbench._cached_task_df(task, cache)
         assert calls == [1, 1]
     finally:
         MatbenchTask.load = original
@@ -265,6 +262,6 @@ def test_profiles_and_env(monkeypatch):
 
 def test_unit_hash_purposes_are_independent():
     ids = [f"mp-{i}" for i in range(2000)]
-    low = [i for i in ids if hd._unit_hash(i, 0, "subsample") < 0.1]
-    share_test = np.mean([hd._unit_hash(i, 0, "split") < 0.2 for i in low])
+    low = [i for i in ids if hd.splits._unit_hash(i, 0, "subsample") < 0.1]
+    share_test = np.mean([hd.splits._unit_hash(i, 0, "split") < 0.2 for i in low])
     assert share_test == pytest.approx(0.2, abs=0.07)

@@ -1,0 +1,58 @@
+"""Where the data and caches live, and the errors raised when data cannot be read.
+
+The offline MP sample ships inside the package (``hybridlib/data/files``), so every reader
+(Colab, Binder, a laptop, CI) reads the same real data offline; ``HYBRIDLIB_DATA_DIR``
+points elsewhere. Introduced in: chapter 5.1.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import zlib
+from pathlib import Path
+
+__all__ = ["DataNotFoundError", "DataFormatError", "EmptyDatasetError", "SAMPLE_FILE",
+           "PACKAGED_DATA_DIR", "DATA_ENV", "CACHE_ENV", "data_dir", "cache_dir", "read_json_gz"]
+
+SAMPLE_FILE = "mp_hybrid_sample.json.gz"
+DATA_ENV, CACHE_ENV = "HYBRIDLIB_DATA_DIR", "HYBRIDLIB_CACHE_DIR"
+#: The folder of the data files shipped with the package.
+PACKAGED_DATA_DIR = Path(__file__).resolve().parent / "files"
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The offline data could not be found where it is looked for."""
+
+
+class DataFormatError(ValueError):
+    """A data or cache file exists but cannot be read (truncated, corrupted, wrong schema)."""
+
+
+class EmptyDatasetError(ValueError):
+    """Nothing is left after filtering."""
+
+
+def data_dir() -> Path:
+    """Folder holding the offline sample: ``$HYBRIDLIB_DATA_DIR``, else the packaged copy."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else PACKAGED_DATA_DIR
+
+
+def cache_dir() -> Path:
+    """Folder for caches and the run registry: ``$HYBRIDLIB_CACHE_DIR`` or ``~/.cache/hybridlib``."""
+    env = os.environ.get(CACHE_ENV)
+    path = Path(env).expanduser() if env else Path.home() / ".cache" / "hybridlib"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def read_json_gz(path: Path) -> list:
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(
+            f"cannot read {path}: the file is truncated or corrupted ({type(exc).__name__}: "
+            f"{exc}); restore it from its source (its README gives the sha256)"
+        ) from exc
