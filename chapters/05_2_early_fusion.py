@@ -67,7 +67,7 @@ import hybridlib as hl
 hl.setup(seed=0)
 profile = hl.config.get_profile()
 df = hl.data.load_dataset(profile)
-print(f"profile = {profile.name}, materials = {len(df)}, hidden = {profile.hidden}")
+print(f"profile = {profile.name}, materials = {len(df)}, hidden = {profile.model.hidden}")
 
 # %% [markdown]
 # ## 5.2.1 特徴量の次元を確かめる
@@ -86,8 +86,8 @@ for preset in hl.features.PRESETS:
 dims = {p: len(hl.features.feature_labels(p)) for p in hl.features.PRESETS}
 hl.glue("dim_magpie", dims["magpie"])
 hl.glue("dim_ward", dims["ward2016"])
-hl.glue("dim_hidden", profile.hidden)
-hl.glue("dim_fused", dims["magpie"] + profile.hidden)
+hl.glue("dim_hidden", profile.model.hidden)
+hl.glue("dim_fused", dims["magpie"] + profile.model.hidden)
 assert dims == {"magpie": 132, "ward2016": 145}
 
 # %% [markdown]
@@ -106,7 +106,7 @@ assert dims == {"magpie": 132, "ward2016": 145}
 graphs = hl.graphs.graph_dataset(df.head(64), profile, targets=("e_form",),
                                  comp=hl.features.featurize_frame(df.head(64), "magpie"))
 model = hl.models.EarlyFusion(
-    hl.models.CGCNN(hidden=profile.hidden, n_conv=profile.n_conv),
+    hl.models.CGCNN(hidden=profile.model.hidden, n_conv=profile.model.n_conv),
     *hl.models.composition_stats(graphs))
 model
 

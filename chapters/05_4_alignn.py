@@ -135,8 +135,7 @@ hl.glue("fig-alignn-54", hl.plots.alignn_architecture(), display=False)
 # **ALIGNN 層** は、まず線グラフ上でこの畳み込みを行って「結合の特徴量」と「結合角の特徴量」を更新し、更新された結合の特徴量を原子グラフのエッジ特徴量として、原子グラフ上で同じ畳み込みを行います。こうして角度の情報が結合を経由して原子に伝わります。論文の構成 {cite}`choudhary2021alignn` は ALIGNN 層 4 つの後に原子グラフだけの層 4 つ、隠れ次元 256 です。このページでは CPU で動かせるように、プロファイルに応じて縮小します。
 
 # %%
-model = hl.models.ALIGNN(hidden=profile.hidden, alignn_layers=profile.alignn_layers,
-                         gcn_layers=profile.gcn_layers)
+model = hl.models.ALIGNN.from_profile(profile)
 print(model)
 print("parameters:", sum(p.numel() for p in model.parameters()))
 

@@ -1,17 +1,131 @@
-"""Run profiles (``ci``, ``book``, ``full``): every size, epoch count and seed in one place.
+"""Run profiles (``ci``, ``book``, ``full``): every size, budget and seed in one place.
 
-``HYBRIDLIB_PROFILE`` picks the profile (default ``book``; the test command sets ``ci``).
+A :class:`Profile` is made of typed parts: :class:`DataConfig` (which materials, which
+split), :class:`GraphParams` (how crystal graphs are built), :class:`ModelConfig` (model
+sizes) and :class:`TrainingConfig` (the optimiser budget). ``HYBRIDLIB_PROFILE`` picks the
+profile (default ``book``; the test command sets ``ci``). :func:`resolve_profile` is the one
+place that turns "a profile, its name or nothing" into a profile.
+
 Introduced in: chapter 5.1.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
-__all__ = ["Profile", "PROFILES", "get_profile", "PROFILE_ENV"]
+from .constants import CUTOFF, MAX_NEIGHBORS
+
+__all__ = ["DataConfig", "GraphParams", "ModelConfig", "TrainingConfig", "Profile",
+           "PROFILES", "PROFILE_ENV", "get_profile", "resolve_profile"]
 
 PROFILE_ENV = "HYBRIDLIB_PROFILE"
 DEFAULT_PROFILE = "book"
+SPLITS = ("random", "formula")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which materials a run sees and how they are split.
+
+    Attributes:
+        n_materials: materials drawn from the data set (``None``: all of them).
+        val_fraction, test_fraction: split fractions (offline sample only; Matbench
+            uses its official test fold and splits validation off the training part).
+        split: ``"random"`` (each id hashed on its own) or ``"formula"`` (all materials
+            of one reduced formula land in the same part).
+        train_size: keep only this many training materials (learning curves); ``None``:
+            the whole training split.
+    """
+
+    n_materials: int | None
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    split: str = "random"
+    train_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_materials is not None and self.n_materials < 3:
+            raise ValueError(f"n_materials must be at least 3 (or None), got {self.n_materials}")
+        if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
+                and self.val_fraction + self.test_fraction < 1):
+            raise ValueError(f"bad split fractions: val={self.val_fraction}, "
+                             f"test={self.test_fraction}")
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose one of {SPLITS}")
+        if self.train_size is not None and self.train_size < 2:
+            raise ValueError(f"train_size must be at least 2 (or None), got {self.train_size}")
+
+
+@dataclass(frozen=True)
+class GraphParams:
+    """How crystal graphs are built (rules in :mod:`hybridlib.graphs`).
+
+    Attributes:
+        cutoff: neighbour search radius (Å); CGCNN uses 8.
+        max_neighbors: neighbours per centre atom (ties at the last one kept); CGCNN: 12.
+        max_cutoff: largest radius tried for structures with isolated atoms (Å).
+        cutoff_growth: factor applied to the radius while some atom is isolated.
+        tie_tol: distances within this of the k-th nearest count as ties (Å).
+        backtracking: keep line-graph pairs of a bond with its exact reverse.
+    """
+
+    cutoff: float = CUTOFF
+    max_neighbors: int = MAX_NEIGHBORS
+    max_cutoff: float = 16.0
+    cutoff_growth: float = 1.5
+    tie_tol: float = 1e-6
+    backtracking: bool = True
+
+    def __post_init__(self):
+        if not 0 < self.cutoff <= self.max_cutoff:
+            raise ValueError(f"need 0 < cutoff <= max_cutoff, got {self.cutoff}, {self.max_cutoff}")
+        if self.max_neighbors < 1:
+            raise ValueError(f"max_neighbors must be >= 1, got {self.max_neighbors}")
+        if self.cutoff_growth <= 1:
+            raise ValueError(f"cutoff_growth must be > 1, got {self.cutoff_growth}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Model sizes.
+
+    Attributes:
+        hidden: width of graph models; ``n_conv``: message-passing layers (MEGNet: blocks).
+        alignn_layers, gcn_layers: ALIGNN layer counts (paper: 4 and 4).
+        rf_trees, rf_depth: random-forest size (the seed's 100 trees, depth 30).
+    """
+
+    hidden: int
+    n_conv: int
+    alignn_layers: int
+    gcn_layers: int
+    rf_trees: int = 100
+    rf_depth: int = 30
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The optimiser budget every torch model of a profile shares.
+
+    Attributes:
+        epochs, patience: training budget and early-stopping patience (on validation).
+        batch_size, lr, weight_decay: AdamW settings.
+    """
+
+    epochs: int
+    patience: int
+    batch_size: int
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if min(self.epochs, self.patience, self.batch_size) < 1 or not self.lr > 0:
+            raise ValueError(f"epochs, patience, batch_size must be >= 1 and lr > 0: {self}")
+
+
+_PARTS = {"data": DataConfig, "graph": GraphParams, "model": ModelConfig,
+          "training": TrainingConfig}
 
 
 @dataclass(frozen=True)
@@ -20,65 +134,66 @@ class Profile:
 
     Attributes:
         name: profile name.
-        n_materials: materials drawn from the data set (``None``: all of them).
-        val_fraction, test_fraction: split fractions (offline sample only; Matbench
-            uses its official test fold and splits validation off the training part).
-        epochs, patience: training budget and early-stopping patience (on validation).
-        batch_size, lr, weight_decay: optimiser settings shared by every torch model.
-        hidden: width of graph models; ``n_conv``: message-passing layers.
-        alignn_layers, gcn_layers: ALIGNN layer counts (paper: 4 and 4).
-        rf_trees, rf_depth: random-forest size (the seed's 100 trees, depth 30).
+        data, graph, model, training: the typed parts (see their classes).
         learning_curve_sizes: training-set sizes of the chapter 5.1 learning curve (the whole
             training split is always added as the last point).
         seed: the one seed every split, subsample and model draws from.
     """
 
     name: str
-    n_materials: int | None
-    epochs: int
-    patience: int
-    batch_size: int
-    hidden: int
-    n_conv: int
-    alignn_layers: int
-    gcn_layers: int
-    learning_curve_sizes: tuple[int, ...]
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    rf_trees: int = 100
-    rf_depth: int = 30
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig
+    graph: GraphParams = field(default_factory=GraphParams)
+    learning_curve_sizes: tuple[int, ...] = ()
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        """Plain-dict view (for run-registry keys and printing)."""
+        """Plain, nested dict view (for run-registry keys and printing)."""
         return asdict(self)
 
-    def with_(self, **changes) -> "Profile":
-        """A copy with some fields changed (e.g. ``profile.with_(epochs=3)``)."""
+    @classmethod
+    def from_dict(cls, values: dict) -> "Profile":
+        """Inverse of :meth:`as_dict`."""
+        values = dict(values)
+        for part, kind in _PARTS.items():
+            values[part] = kind(**values[part])
+        values["learning_curve_sizes"] = tuple(values.get("learning_curve_sizes", ()))
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> "Profile":
+        """A copy with some fields changed.
+
+        A part takes a dict of its own fields, merged into the current values::
+
+            profile.with_(seed=1, training={"epochs": 3}, data={"train_size": 250})
+        """
+        for part in set(changes) & set(_PARTS):
+            if isinstance(changes[part], dict):
+                changes[part] = replace(getattr(self, part), **changes[part])
         return replace(self, **changes)
 
 
 PROFILES: dict[str, Profile] = {
     # The whole book in minutes on 2 CPU cores (CI, nbval, Colab default).
     "ci": Profile(
-        name="ci", n_materials=1000, epochs=10, patience=5, batch_size=64,
-        hidden=64, n_conv=3, alignn_layers=2, gcn_layers=2,
+        name="ci", data=DataConfig(n_materials=1000),
+        model=ModelConfig(hidden=64, n_conv=3, alignn_layers=2, gcn_layers=2),
+        training=TrainingConfig(epochs=10, patience=5, batch_size=64),
         learning_curve_sizes=(100, 250, 500),
     ),
-    # The rendered book: 8,000 materials of the offline sample, about 40 minutes on 2 cores
-    # (ALIGNN alone costs ~9 ms per graph and epoch on one core: see the issue notes).
+    # The rendered book: 8,000 materials of the offline sample.
     "book": Profile(
-        name="book", n_materials=8000, epochs=20, patience=6, batch_size=64,
-        hidden=64, n_conv=3, alignn_layers=2, gcn_layers=2,
+        name="book", data=DataConfig(n_materials=8000),
+        model=ModelConfig(hidden=64, n_conv=3, alignn_layers=2, gcn_layers=2),
+        training=TrainingConfig(epochs=20, patience=6, batch_size=64),
         learning_curve_sizes=(250, 500, 1000, 2000),
     ),
     # Real Matbench folds on a GPU; ALIGNN at its published size.
     "full": Profile(
-        name="full", n_materials=None, epochs=300, patience=40, batch_size=64,
-        hidden=256, n_conv=4, alignn_layers=4, gcn_layers=4,
+        name="full", data=DataConfig(n_materials=None),
+        model=ModelConfig(hidden=256, n_conv=4, alignn_layers=4, gcn_layers=4),
+        training=TrainingConfig(epochs=300, patience=40, batch_size=64),
         learning_curve_sizes=(1000, 5000, 20000, 80000),
     ),
 }
@@ -98,3 +213,13 @@ def get_profile(name: str | None = None) -> Profile:
             f"choose one of {sorted(PROFILES)}"
         )
     return PROFILES[key]
+
+
+def resolve_profile(profile: Profile | str | None = None) -> Profile:
+    """A :class:`Profile` from a profile, its name or ``None`` (then ``HYBRIDLIB_PROFILE``)."""
+    if isinstance(profile, Profile):
+        return profile
+    if profile is None or isinstance(profile, str):
+        return get_profile(profile)
+    raise TypeError(f"expected a Profile, a profile name or None, got {type(profile).__name__}")
+

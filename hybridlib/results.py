@@ -12,6 +12,7 @@ Introduced in: chapter 5.1.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -24,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from . import cache
-from .config import Profile, get_profile
+from .config import Profile, resolve_profile
 
-__all__ = ["Run", "Registry", "code_version", "data_fingerprint", "run_key", "resolve_profile",
+__all__ = ["Run", "Registry", "code_version", "source_modules", "data_fingerprint", "run_key",
            "build_version"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -77,12 +78,69 @@ class Run:
 
 # ---------------------------------------------------------------------- key parts
 
-def _module_files(module: str) -> list[Path]:
-    """Source files of a ``hybridlib`` module (``"train"``, ``"models.cgcnn"``, ``"features"``)."""
+def _module_file(module: str) -> Path:
+    """Source file of a dotted ``hybridlib`` module name (a package: its ``__init__.py``)."""
     base = PACKAGE_DIR.joinpath(*module.split("."))
-    if base.is_dir():
-        return sorted(base.rglob("*.py"))
-    return [base.with_suffix(".py")]
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """``hybridlib`` modules that the source at ``path`` imports anywhere (functions included).
+
+    ``package`` is the dotted package of that source relative to ``hybridlib`` (for relative
+    imports; ``""`` for the top level).
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = ["hybridlib", *package.split(".")] if package else ["hybridlib"]
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if not name.startswith("hybridlib."):
+                continue
+            relative = name.removeprefix("hybridlib.")
+            if _module_file(relative).is_file():
+                found.add(relative)
+    return found
+
+
+def source_modules(module: str) -> tuple[str, ...]:
+    """``module`` and every ``hybridlib`` module it imports, followed transitively.
+
+    Args:
+        module: a module name; a module outside ``hybridlib`` (a test's runner) contributes
+            the ``hybridlib`` modules it imports, not itself.
+
+    Returns:
+        Sorted dotted names relative to ``hybridlib`` (``"train"``, ``"models.cgcnn"``,
+        ``"features"`` for a package's ``__init__``): the source a run of this module's
+        experiments depends on.
+    """
+    if module.startswith("hybridlib."):
+        todo = [module.removeprefix("hybridlib.")]
+    else:
+        import sys
+
+        todo = sorted(_imported_modules(Path(sys.modules[module].__file__), ""))
+    seen: set[str] = set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        path = _module_file(current)
+        package = current if path.name == "__init__.py" else current.rpartition(".")[0]
+        todo += sorted(_imported_modules(path, package) - seen)
+    return tuple(sorted(seen))
 
 
 def code_version(modules: Iterable[str] | None = None) -> str:
@@ -91,7 +149,7 @@ def code_version(modules: Iterable[str] | None = None) -> str:
     A module that does not exist (yet) contributes its name, so adding it changes the hash.
     """
     files = sorted(PACKAGE_DIR.rglob("*.py")) if modules is None else sorted(
-        {f for m in modules for f in _module_files(m)})
+        {_module_file(m) for m in modules})
     digest = hashlib.sha256()
     for path in files:
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
@@ -154,9 +212,8 @@ def _decode(arrays: dict[str, np.ndarray], path: Path) -> Run:
     try:
         meta = json.loads(str(arrays["meta"]))
         frame = pd.DataFrame({c: arrays[f"c{i}"] for i, c in enumerate(meta["columns"])})
-        profile = meta["profile"]
-        profile["learning_curve_sizes"] = tuple(profile["learning_curve_sizes"])
-        return Run(name=meta["name"], profile=Profile(**profile), metrics=meta["metrics"],
+        return Run(name=meta["name"], profile=Profile.from_dict(meta["profile"]),
+                   metrics=meta["metrics"],
                    train_seconds=float(meta["train_seconds"]), predictions=frame,
                    extra=meta["extra"], key=meta["key"])
     except (KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
@@ -206,11 +263,6 @@ class Registry:
         """Files of the stored runs (of one experiment, or of all)."""
         pattern = f"{name}/*.npz" if name else "*/*.npz"
         return sorted(self.root.glob(pattern))
-
-
-def resolve_profile(profile: Profile | str | None) -> Profile:
-    """A :class:`~hybridlib.config.Profile` from a profile, its name or ``None`` (env)."""
-    return profile if isinstance(profile, Profile) else get_profile(profile)
 
 
 def build_version(profile: Profile | str | None = None) -> str:

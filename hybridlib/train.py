@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from . import cache
-from .config import Profile, get_profile
+from .config import Profile, resolve_profile
 
 __all__ = ["TrainConfig", "FitResult", "fit", "regression_metrics", "resolve_device",
            "quiet_progress", "TrainingInterrupted"]
@@ -80,10 +80,11 @@ class TrainConfig:
     @classmethod
     def from_profile(cls, profile: Profile | str | None = None, **overrides) -> "TrainConfig":
         """Settings of a profile (``ci``/``book``/``full``), with some fields overridden."""
-        profile = profile if isinstance(profile, Profile) else get_profile(profile)
-        base = cls(epochs=profile.epochs, patience=profile.patience,
-                   batch_size=profile.batch_size, lr=profile.lr,
-                   weight_decay=profile.weight_decay, seed=profile.seed)
+        profile = resolve_profile(profile)
+        budget = profile.training
+        base = cls(epochs=budget.epochs, patience=budget.patience,
+                   batch_size=budget.batch_size, lr=budget.lr,
+                   weight_decay=budget.weight_decay, seed=profile.seed)
         return replace(base, **overrides)
 
 

@@ -167,7 +167,7 @@ def test_from_profile_uses_profile_sizes():
     book = get_profile("book")
     model = ALIGNN.from_profile(book, n_targets=2)
     assert (model.hidden, model.n_alignn, model.n_gcn, model.n_targets) == (
-        book.hidden, book.alignn_layers, book.gcn_layers, 2)
+        book.model.hidden, book.model.alignn_layers, book.model.gcn_layers, 2)
 
 
 def _rotated(structure: Structure, angles=(30.0, 45.0, 60.0)) -> Structure:

@@ -133,11 +133,11 @@ def test_bad_fractions_rejected():
 def test_subsample_and_split_are_independent(mp_sample):
     profile = hl.config.get_profile("ci")
     df = hd.load_dataset(profile, source="sample")
-    assert len(df) == profile.n_materials
+    assert len(df) == profile.data.n_materials
     counts = df["split"].value_counts(normalize=True)
     assert counts["train"] == pytest.approx(0.7, abs=0.05)
     assert counts["test"] == pytest.approx(0.2, abs=0.05)
-    again = hd.subsample(mp_sample.sample(frac=1.0, random_state=3), profile.n_materials)
+    again = hd.subsample(mp_sample.sample(frac=1.0, random_state=3), profile.data.n_materials)
     assert set(again["material_id"]) == set(df["material_id"])
 
 
@@ -191,7 +191,7 @@ def test_matbench_fold_through_injected_task(mp_small):
 
 def test_matbench_subsample_by_profile(mp_small):
     task = hd.injected_task("matbench_mp_gap", mp_small)
-    profile = hl.config.get_profile("ci").with_(n_materials=100)
+    profile = hl.config.get_profile("ci").with_(data={"n_materials": 100})
     fold = hd.load_matbench_fold("matbench_mp_gap", 0, profile, task=task)
     assert len(fold.train) + len(fold.test) == 100
     assert fold.target == "band_gap"
@@ -255,9 +255,10 @@ def test_profiles_and_env(monkeypatch):
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         hl.config.get_profile("fast")
     ci, book = hl.config.get_profile("ci"), hl.config.get_profile("book")
-    assert ci.n_materials < book.n_materials <= 10_200
-    assert ci.epochs <= book.epochs
-    assert max(ci.learning_curve_sizes) <= ci.n_materials * (1 - ci.val_fraction - ci.test_fraction)
+    assert ci.data.n_materials < book.data.n_materials <= 10_200
+    assert ci.training.epochs <= book.training.epochs
+    assert max(ci.learning_curve_sizes) <= ci.data.n_materials * (
+        1 - ci.data.val_fraction - ci.data.test_fraction)
 
 
 def test_unit_hash_purposes_are_independent():

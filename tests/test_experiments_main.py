@@ -11,8 +11,8 @@ def test_plan_runs_composites_last_and_adds_learning_curve_points():
     independent, composite = plan(names, profile)
     assert [n for n, _ in composite] == ["late_fusion_val", "stacking"]
     assert {n for n, _ in independent} == {"rf_magpie", "cgcnn", "alignn"}
-    sizes = sorted(p.extra["train_size"] for n, p in independent
-                   if n == "cgcnn" and "train_size" in p.extra)
+    sizes = sorted(p.data.train_size for n, p in independent
+                   if n == "cgcnn" and p.data.train_size is not None)
     assert sizes == sorted(profile.learning_curve_sizes)
     assert all(p == profile for n, p in independent if n == "alignn")
     # graph models are scheduled before the quick forests

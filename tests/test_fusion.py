@@ -156,8 +156,8 @@ def test_random_forest_pipeline_imputes_and_is_seeded():
     first = random_forest(profile, n_estimators=10).fit(X, y)
     second = random_forest(profile, n_estimators=10).fit(X, y)
     forest = first.named_steps["forest"]
-    assert (forest.max_depth, forest.random_state) == (profile.rf_depth, profile.seed)
-    assert random_forest(profile).named_steps["forest"].n_estimators == profile.rf_trees
+    assert (forest.max_depth, forest.random_state) == (profile.model.rf_depth, profile.seed)
+    assert random_forest(profile).named_steps["forest"].n_estimators == profile.model.rf_trees
     first.set_params(forest__n_jobs=1)  # threads sum the trees in varying order
     second.set_params(forest__n_jobs=1)
     np.testing.assert_array_equal(first.predict(X), second.predict(X))
@@ -178,7 +178,8 @@ def _sample_loaded_once(mp_sample):
 @pytest.fixture(scope="module")
 def tiny():
     return hl.config.get_profile("ci").with_(
-        n_materials=120, epochs=2, patience=2, batch_size=32, hidden=8, n_conv=1, rf_trees=5)
+        data={"n_materials": 120}, training={"epochs": 2, "patience": 2, "batch_size": 32},
+        model={"hidden": 8, "n_conv": 1, "rf_trees": 5})
 
 
 @pytest.fixture(scope="module")
@@ -186,19 +187,22 @@ def registry(tmp_path_factory):
     return hl.results.Registry(tmp_path_factory.mktemp("runs"))
 
 
-def test_learning_curve_subsets_are_nested_and_keep_val_and_test(tiny):
-    from hybridlib.experiments.common import load_frame
+def _table(profile, tmp_path):
+    return hl.experiments.RunContext("cgcnn", profile, hl.results.Registry(tmp_path),
+                                     tmp_path / "checkpoints").table()
 
-    full = load_frame(tiny)
-    small = load_frame(tiny.with_(extra={"train_size": 20}))
-    larger = load_frame(tiny.with_(extra={"train_size": 40}))
+
+def test_learning_curve_subsets_are_nested_and_keep_val_and_test(tiny, tmp_path):
+    full = _table(tiny, tmp_path)
+    small = _table(tiny.with_(data={"train_size": 20}), tmp_path)
+    larger = _table(tiny.with_(data={"train_size": 40}), tmp_path)
     ids = [set(f.query("split == 'train'").material_id) for f in (small, larger, full)]
     assert len(ids[0]) == 20 and len(ids[1]) == 40 and ids[0] < ids[1] < ids[2]
     for split in ("val", "test"):
         assert set(small.query("split == @split").material_id) == set(
             full.query("split == @split").material_id)
     with pytest.raises(ValueError, match="exceeds"):
-        load_frame(tiny.with_(extra={"train_size": 10_000}))
+        _table(tiny.with_(data={"train_size": 10_000}), tmp_path)
 
 
 def test_fusion_experiments_end_to_end(tiny, registry):

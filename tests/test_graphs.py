@@ -225,7 +225,7 @@ def test_params_from_profile_dict_and_overrides(small_structures):
     from hybridlib.config import get_profile
 
     assert graphs.as_params(get_profile("ci")) == GraphParams()
-    custom = get_profile("ci").with_(extra={"graph": {"max_neighbors": 6}})
+    custom = get_profile("ci").with_(graph={"max_neighbors": 6})
     assert graphs.as_params(custom) == GraphParams(max_neighbors=6)
     assert graphs.as_params({"cutoff": 6.0}).cutoff == 6.0
     params = GraphParams(max_neighbors=6)

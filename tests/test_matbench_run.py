@@ -25,7 +25,8 @@ def sample(mp_sample):
 @pytest.fixture(scope="module")
 def tiny():
     return hl.config.get_profile("ci").with_(
-        epochs=2, patience=2, batch_size=32, hidden=8, n_conv=1, rf_trees=5)
+        training={"epochs": 2, "patience": 2, "batch_size": 32},
+        model={"hidden": 8, "n_conv": 1, "rf_trees": 5})
 
 
 def test_fold_frame_splits_validation_off_the_training_part(sample, tiny):

@@ -23,23 +23,23 @@ def _frame(size: int, shift: float) -> pd.DataFrame:
                          "e_form": y, "e_form_pred": y + shift})
 
 
-@register("_toy", modules=("train",))
-def _toy(profile):
+@register("_toy")
+def _toy(ctx):
     CALLS.append("toy")
-    size = profile.extra.get("train_size", 4)
+    size = ctx.profile.data.train_size or 4
     return Outcome(_frame(size, 0.5), train_seconds=1.5, extra={"n_train": size})
 
 
-@register("_toy_child", modules=("train",), requires=("_toy",))
-def _toy_child(profile):
+@register("_toy_child", requires=("_toy",))
+def _toy_child(ctx):
     CALLS.append("child")
-    parent = run("_toy", profile).predictions
+    parent = ctx.run("_toy").predictions
     return Outcome(parent.assign(e_form_pred=parent["e_form"]), train_seconds=0.0)
 
 
 @pytest.fixture
 def profile():
-    return hl.config.get_profile("ci").with_(epochs=1)
+    return hl.config.get_profile("ci").with_(training={"epochs": 1})
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +64,7 @@ def test_miss_then_hit_returns_the_stored_run(profile, tmp_path):
 
 def test_changed_profile_or_code_trains_again(profile, tmp_path, monkeypatch):
     run("_toy", profile, registry=tmp_path)
-    run("_toy", profile.with_(epochs=2), registry=tmp_path)
+    run("_toy", profile.with_(training={"epochs": 2}), registry=tmp_path)
     assert CALLS == ["toy", "toy"]
     monkeypatch.setattr(hl.experiments, "code_version", lambda modules=None: "changed")
     run("_toy", profile, registry=tmp_path)
@@ -137,12 +137,21 @@ def test_code_version_depends_only_on_listed_modules(tmp_path, monkeypatch):
     (tmp_path / "plots.py").write_text("b = 1\n")
     (tmp_path / "models" / "cgcnn.py").write_text("c = 1\n")
     monkeypatch.setattr(results, "PACKAGE_DIR", tmp_path)
-    before = results.code_version(["train", "models"])
+    before = results.code_version(["train", "models.cgcnn"])
     (tmp_path / "plots.py").write_text("b = 2\n")
-    assert results.code_version(["train", "models"]) == before
+    assert results.code_version(["train", "models.cgcnn"]) == before
     (tmp_path / "models" / "cgcnn.py").write_text("c = 2\n")
-    assert results.code_version(["train", "models"]) != before
+    assert results.code_version(["train", "models.cgcnn"]) != before
     assert results.code_version(["graphs"]) != results.code_version(["features"])
+
+
+def test_experiment_sources_follow_the_imports():
+    sources = hl.experiments._lookup("cgcnn").modules
+    assert {"experiments.fusion", "experiments.common", "train", "models.cgcnn", "graphs",
+            "graphs.dataset", "features", "config", "data", "results", "cache"} <= set(sources)
+    assert not {"report.plots", "report.tables"} & set(sources)
+    alignn = hl.experiments._lookup("alignn").modules
+    assert "models.alignn" in alignn and "models.alignn" not in sources
 
 
 def test_data_fingerprint_follows_file_content(tmp_path, monkeypatch):
@@ -172,23 +181,23 @@ def test_learning_curve_runs_each_size_once_and_ends_with_the_ordinary_run(profi
     assert CALLS == ["toy", "toy", "toy"]
 
 
-def test_using_frame_keys_runs_by_the_table_and_maps_single_targets(profile, tmp_path):
-    from hybridlib.experiments import using_frame
-    from hybridlib.experiments.common import load_frame, resolve_targets
+def test_a_frame_keys_runs_by_the_table_and_maps_single_targets(profile, tmp_path):
+    from hybridlib.experiments import Frame, RunContext
 
     table = _frame(3, 0.0).rename(columns={"e_form": "band_gap"})[["material_id", "split",
                                                                    "band_gap"]]
-    with using_frame(table, ["band_gap"]):
-        run("_toy", profile, registry=tmp_path)
-        run("_toy", profile, registry=tmp_path)
-        assert load_frame(profile) is table
-        assert resolve_targets(["e_form"]) == ("band_gap",)
-        with pytest.raises(ValueError, match="provides only"):
-            resolve_targets(["e_form", "band_gap"])
-    with using_frame(table.assign(band_gap=table["band_gap"] + 1), ["band_gap"]):
-        run("_toy", profile, registry=tmp_path)
+    frame = Frame(table, ("band_gap",))
+    run("_toy", profile, registry=tmp_path, frame=frame)
+    run("_toy", profile, registry=tmp_path, frame=frame)
+    context = RunContext("_toy", profile, results.Registry(tmp_path), tmp_path, frame)
+    assert context.table() is table
+    assert context.targets(["e_form"]) == ("band_gap",)
+    with pytest.raises(ValueError, match="provides only"):
+        context.targets(["e_form", "band_gap"])
+    shifted = Frame(table.assign(band_gap=table["band_gap"] + 1), ("band_gap",))
+    run("_toy", profile, registry=tmp_path, frame=shifted)
     assert CALLS == ["toy", "toy"]
-    assert resolve_targets(["e_form", "band_gap"]) == ("e_form", "band_gap")
+    plain = RunContext("_toy", profile, results.Registry(tmp_path), tmp_path)
+    assert plain.targets(["e_form", "band_gap"]) == ("e_form", "band_gap")
     with pytest.raises(ValueError, match="lacks columns"):
-        with using_frame(table, ["e_form"]):
-            pass
+        Frame(table, ("e_form",))

@@ -78,7 +78,8 @@ def test_config_from_profile_and_validation():
     profile = hl.config.get_profile("ci")
     config = TrainConfig.from_profile(profile, epochs=2)
     assert (config.epochs, config.patience, config.batch_size, config.lr, config.seed) == (
-        2, profile.patience, profile.batch_size, profile.lr, profile.seed)
+        2, profile.training.patience, profile.training.batch_size, profile.training.lr,
+        profile.seed)
     with pytest.raises(ValueError, match="schedule"):
         _config(schedule="step")
     with pytest.raises(ValueError, match="epochs"):

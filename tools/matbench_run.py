@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from hybridlib.config import Profile, get_profile
+from hybridlib.config import Profile, resolve_profile
 
 __all__ = ["fold_frame", "run_matbench", "main"]
 
@@ -39,17 +39,17 @@ __all__ = ["fold_frame", "run_matbench", "main"]
 def fold_frame(task, fold: int, profile: Profile) -> pd.DataFrame:
     """One fold as a table with a ``split`` column (train/val from the fold's training part).
 
-    The test rows are the whole test fold, in Matbench's order; with ``profile.n_materials``
+    The test rows are the whole test fold, in Matbench's order; with ``profile.data.n_materials``
     set, the training part (only) is subsampled by id hash.
     """
     from hybridlib.data import MATBENCH_TASKS, load_matbench_fold, split_ids, subsample
 
-    data = load_matbench_fold(task.dataset_name, fold, profile.with_(n_materials=None),
+    data = load_matbench_fold(task.dataset_name, fold, profile.with_(data={"n_materials": None}),
                               task=task)
     train = data.train
-    if profile.n_materials is not None:
-        train = subsample(train, profile.n_materials, profile.seed)
-    val_ids = set(split_ids(train["material_id"], profile.seed, profile.val_fraction,
+    if profile.data.n_materials is not None:
+        train = subsample(train, profile.data.n_materials, profile.seed)
+    val_ids = set(split_ids(train["material_id"], profile.seed, profile.data.val_fraction,
                             0.0)["val"])
     train = train.assign(split=np.where(train["material_id"].isin(val_ids), "val", "train"))
     expected = list(task.validation[task.folds_map[fold]].test)
@@ -86,7 +86,7 @@ def run_matbench(model: str, task_name: str, profile: Profile | str | None = Non
     from hybridlib.data import MATBENCH_TASKS
     from hybridlib.train import resolve_device
 
-    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    profile = resolve_profile(profile)
     if task_name not in MATBENCH_TASKS:
         raise ValueError(f"unsupported task {task_name!r}; choose from {sorted(MATBENCH_TASKS)}")
     if model not in experiments.available():
@@ -101,8 +101,8 @@ def run_matbench(model: str, task_name: str, profile: Profile | str | None = Non
     for fold in folds:
         frame = fold_frame(task, fold, profile)
         start = time.perf_counter()
-        with experiments.using_frame(frame, (target,)):
-            result = experiments.run(model, profile, registry=registry)
+        result = experiments.run(model, profile, registry=registry,
+                                 frame=experiments.Frame(frame, (target,)))
         test = result.predictions[result.predictions["split"] == "test"]
         predictions = test.set_index("material_id").loc[
             frame.loc[frame["split"] == "test", "material_id"], f"{target}_pred"]

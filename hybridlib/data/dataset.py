@@ -8,7 +8,7 @@ import os
 
 import pandas as pd
 
-from ..config import Profile, get_profile
+from ..config import Profile, resolve_profile
 from .paths import SAMPLE_FILE, data_dir
 from .sample import load_mp_sample
 from .splits import assign_splits, subsample
@@ -25,11 +25,11 @@ def load_dataset(profile: Profile | str | None = None, source: str | None = None
             ``matbench_mp_e_form``, band gaps joined from ``matbench_mp_gap`` by structure).
             Default: ``$HYBRIDLIB_SOURCE``, else the sample when it is present, else Matbench.
     """
-    profile = get_profile(profile) if not isinstance(profile, Profile) else profile
+    profile = resolve_profile(profile)
     source = source or os.environ.get("HYBRIDLIB_SOURCE") or (
         "sample" if (data_dir() / SAMPLE_FILE).is_file() else "matbench")
     if source == "sample":
-        df = subsample(load_mp_sample(), profile.n_materials, profile.seed)
+        df = subsample(load_mp_sample(), profile.data.n_materials, profile.seed)
         return assign_splits(df, profile)
     if source == "matbench":
         from .matbench import matbench_running_example

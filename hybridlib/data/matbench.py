@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
-from ..config import Profile, get_profile
+from ..config import Profile, resolve_profile
 from .joins import join_by_structure
 from .paths import DataFormatError, cache_dir, read_json_gz
 from .sample import NO_PAULING_WARNING, add_descriptors, clean_targets
@@ -92,7 +92,7 @@ def load_matbench_fold(task_name: str, fold: int = 0, profile: Profile | str | N
     """
     if task_name not in MATBENCH_TASKS:
         raise ValueError(f"unsupported task {task_name!r}; choose from {sorted(MATBENCH_TASKS)}")
-    profile = get_profile(profile) if not isinstance(profile, Profile) else profile
+    profile = resolve_profile(profile)
     if task is None:
         from matbench.bench import MatbenchBenchmark
 
@@ -101,9 +101,9 @@ def load_matbench_fold(task_name: str, fold: int = 0, profile: Profile | str | N
     target = MATBENCH_TASKS[task_name][0]
     train = _task_frame(*task.get_train_and_val_data(fold), target)
     test = _task_frame(*task.get_test_data(fold, include_target=True), target)
-    if profile.n_materials is not None:
-        n_test = round(profile.n_materials * len(test) / (len(train) + len(test)))
-        train = subsample(train, profile.n_materials - n_test, profile.seed)
+    if profile.data.n_materials is not None:
+        n_test = round(profile.data.n_materials * len(test) / (len(train) + len(test)))
+        train = subsample(train, profile.data.n_materials - n_test, profile.seed)
         test = subsample(test, n_test, profile.seed)
     train = clean_targets(train, [target])
     test = clean_targets(test, [target])
@@ -138,7 +138,7 @@ def injected_task(task_name: str, df: pd.DataFrame, n_folds: int = 5):
 
 def matbench_running_example(profile: Profile) -> pd.DataFrame:
     e_form = load_matbench_fold("matbench_mp_e_form", 0, profile)
-    gap = load_matbench_fold("matbench_mp_gap", 0, profile.with_(n_materials=None))
+    gap = load_matbench_fold("matbench_mp_gap", 0, profile.with_(data={"n_materials": None}))
     gap_all = pd.concat([gap.train, gap.test], ignore_index=True)
     df = pd.concat([e_form.train.assign(split="train"), e_form.test.assign(split="test")],
                    ignore_index=True)
@@ -146,6 +146,6 @@ def matbench_running_example(profile: Profile) -> pd.DataFrame:
                                suffixes=("", "_gap"))
     df["band_gap"] = df["material_id"].map(dict(zip(joined["material_id"], joined["band_gap"])))
     val = set(split_ids(df.loc[df.split == "train", "material_id"], profile.seed,
-                        profile.val_fraction, 0.0)["val"])
+                        profile.data.val_fraction, 0.0)["val"])
     df.loc[df["material_id"].isin(val), "split"] = "val"
     return add_descriptors(df)

@@ -48,7 +48,8 @@ def split_ids(ids: Iterable[str], seed: int = 0, val_fraction: float = 0.1,
 
 def assign_splits(df: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     """Add a ``split`` column (train/val/test) from :func:`split_ids`."""
-    parts = split_ids(df["material_id"], profile.seed, profile.val_fraction, profile.test_fraction)
+    parts = split_ids(df["material_id"], profile.seed, profile.data.val_fraction,
+                      profile.data.test_fraction)
     where = {m: part for part, ids in parts.items() for m in ids}
     df = df.copy()
     df["split"] = df["material_id"].map(where)

@@ -5,46 +5,38 @@ A chapter asks for a result by name::
     run = hl.experiments.run("cgcnn")          # trains, or returns the stored run at once
     run.metrics["e_form"]["mae"], run.predictions
 
-Each experiment is a function ``runner(profile) -> Outcome`` registered with
-:func:`register`, together with the ``hybridlib`` modules whose source determines its result
-and the experiments it reuses (``requires``). :func:`run` keys the result by the experiment
-name, the profile, the data fingerprint, the code version of those modules and the keys of the
-required experiments (:mod:`hybridlib.results`), so a changed setting or source file trains
-again and an unchanged one never does. A runner that needs another experiment's predictions
-calls :func:`run` for it, in the same registry.
+Each experiment is a function ``runner(ctx: RunContext) -> Outcome`` registered with
+:func:`register`. Everything that may change its result reaches it through the
+:class:`RunContext`: the profile, the registry it reads other runs from, its checkpoint
+folder and, for Matbench folds, the table that replaces the profile's data set. :func:`run`
+keys the result by the experiment name, the profile, the data fingerprint, the version of
+the source the runner's module imports (followed through every ``hybridlib`` import,
+:func:`hybridlib.results.source_modules`) and the keys of the required experiments, so a
+changed setting or source file trains again and an unchanged one never does.
 
 Learning curves (chapter 5.1) run any experiment on nested, id-hashed subsets of the
-training split: :func:`learning_curve`. :func:`using_frame` runs experiments on another
-table (a Matbench fold, :mod:`tools.matbench_run`) through the same code.
+training split (``profile.data.train_size``): :func:`learning_curve`.
 
 Introduced in: chapter 5.1.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import importlib
 import pkgutil
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
 from ..cache import fingerprint
-from ..config import Profile
-from ..results import (Registry, Run, code_version, data_fingerprint, resolve_profile,
-                       run_key)
+from ..config import Profile, resolve_profile
+from ..results import Registry, Run, code_version, data_fingerprint, run_key, source_modules
 from ..train import regression_metrics
 
-__all__ = ["Outcome", "Experiment", "Run", "register", "run", "available", "experiment_key",
-           "learning_curve", "learning_curve_profiles", "checkpoint_dir", "using_frame", "active_frame", "TRAIN_SIZE_KEY"]
-
-#: Profile.extra key that limits the training split (learning curves).
-TRAIN_SIZE_KEY = "train_size"
-#: Modules every experiment depends on (added to each experiment's own list).
-BASE_MODULES = ("config", "data", "results", "experiments.__init__", "experiments.common")
+__all__ = ["Outcome", "Experiment", "Frame", "RunContext", "Run", "register", "run",
+           "available", "experiment_key", "learning_curve", "learning_curve_profiles"]
 
 
 @dataclass
@@ -58,72 +50,110 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A registered experiment: its runner, source dependencies and required experiments."""
+    """A registered experiment: its runner, source modules and required experiments."""
 
     name: str
-    runner: Callable[[Profile], Outcome]
+    runner: Callable[["RunContext"], Outcome]
     modules: tuple[str, ...]
     requires: tuple[str, ...]
 
 
-_EXPERIMENTS: dict[str, Experiment] = {}
-_REGISTRY: contextvars.ContextVar[Registry | None] = contextvars.ContextVar(
-    "hybridlib_registry", default=None)
-_CHECKPOINTS: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
-    "hybridlib_checkpoints", default=None)
-_FRAME: contextvars.ContextVar[tuple[pd.DataFrame, tuple[str, ...]] | None] = \
-    contextvars.ContextVar("hybridlib_frame", default=None)
+@dataclass(frozen=True)
+class Frame:
+    """A table (with a ``split`` column) that replaces the profile's data set, and its targets.
 
-
-@contextlib.contextmanager
-def using_frame(df: pd.DataFrame, targets: Iterable[str]):
-    """Run experiments on ``df`` (with a ``split`` column) instead of the profile's data set.
-
-    Inside the block, :func:`run` keys runs by a fingerprint of ``df`` (ids, splits, target
-    values), runners read ``df`` (:func:`hybridlib.experiments.common.load_frame`), and a
-    single-target experiment predicts ``targets[0]``
-    (:func:`hybridlib.experiments.common.resolve_targets`).
+    A single-target experiment run on a frame predicts ``targets[0]`` (CGCNN on
+    ``matbench_mp_gap`` predicts the band gap).
     """
-    missing = {"material_id", "split", *targets} - set(df.columns)
-    if missing:
-        raise ValueError(f"the table lacks columns {sorted(missing)}")
-    token = _FRAME.set((df, tuple(targets)))
-    try:
-        yield
-    finally:
-        _FRAME.reset(token)
+
+    table: pd.DataFrame
+    targets: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        missing = {"material_id", "split", *self.targets} - set(self.table.columns)
+        if missing:
+            raise ValueError(f"the table lacks columns {sorted(missing)}")
+
+    def fingerprint(self) -> str:
+        """Hash of the ids, splits and target values."""
+        df = self.table
+        return fingerprint("frame", df["material_id"].astype(str).tolist(), df["split"].tolist(),
+                           self.targets, [df[t].round(8).tolist() for t in self.targets])
 
 
-def active_frame() -> tuple[pd.DataFrame, tuple[str, ...]] | None:
-    """``(table, targets)`` set by :func:`using_frame`, or ``None``."""
-    return _FRAME.get()
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a runner may depend on, passed explicitly.
+
+    Attributes:
+        name: the experiment being built.
+        profile: sizes, budget and seed.
+        registry: where this run and the runs it reads live.
+        checkpoints: folder for training checkpoints of this run (removed when it is stored).
+        frame: a table replacing the profile's data set (Matbench folds), or ``None``.
+    """
+
+    name: str
+    profile: Profile
+    registry: Registry
+    checkpoints: Path
+    frame: Frame | None = None
+
+    def run(self, name: str, profile: Profile | None = None) -> Run:
+        """Another experiment's run in the same registry and on the same data."""
+        return run(name, profile or self.profile, registry=self.registry, frame=self.frame)
+
+    def targets(self, targets: Sequence[str]) -> tuple[str, ...]:
+        """The targets the runner predicts: its own, or the frame's.
+
+        Raises:
+            ValueError: a multi-target experiment on a frame lacking some of its targets.
+        """
+        if self.frame is None or set(targets) <= set(self.frame.targets):
+            return tuple(targets)
+        if len(targets) == 1 and len(self.frame.targets) == 1:
+            return self.frame.targets
+        raise ValueError(f"{self.name} predicts {list(targets)}, but the table provides only "
+                         f"{list(self.frame.targets)}")
+
+    def table(self) -> pd.DataFrame:
+        """The data the run trains on: the frame, else the profile's data set; the training
+        split limited to ``profile.data.train_size`` materials when that is set.
+
+        Raises:
+            ValueError: the requested training size exceeds the training split.
+        """
+        from ..data import load_dataset, subsample
+
+        df = load_dataset(self.profile) if self.frame is None else self.frame.table
+        size = self.profile.data.train_size
+        if size is None:
+            return df
+        train = df[df["split"] == "train"]
+        if size > len(train):
+            raise ValueError(f"train_size={size} exceeds the {len(train)} training materials "
+                             f"of profile {self.profile.name!r}")
+        keep = set(subsample(train, size, self.profile.seed)["material_id"])
+        return df[(df["split"] != "train") | df["material_id"].isin(keep)].reset_index(drop=True)
 
 
-def _data_fingerprint() -> str:
-    frame = _FRAME.get()
-    if frame is None:
-        return data_fingerprint()
-    df, targets = frame
-    return fingerprint("frame", df["material_id"].astype(str).tolist(), df["split"].tolist(),
-                       targets, [df[t].round(8).tolist() for t in targets])
+_EXPERIMENTS: dict[str, Experiment] = {}
 
 
-def register(name: str, *, modules: Iterable[str] = (), requires: Iterable[str] = ()):
-    """Decorator registering ``runner(profile) -> Outcome`` as experiment ``name``.
+def register(name: str, *, requires: Iterable[str] = ()):
+    """Decorator registering ``runner(ctx) -> Outcome`` as experiment ``name``.
 
     Args:
         name: unique experiment name.
-        modules: ``hybridlib`` modules (``"train"``, ``"models.cgcnn"``, ``"graphs"``...) whose
-            source determines the result, besides :data:`BASE_MODULES` and the runner's own
-            module.
         requires: experiments whose runs this one reads (their keys enter this one's key).
+
+    The source the run depends on is found from the runner's module and everything it
+    imports from ``hybridlib`` (:func:`hybridlib.results.source_modules`).
     """
-    def decorator(runner: Callable[[Profile], Outcome]) -> Callable[[Profile], Outcome]:
+    def decorator(runner: Callable[[RunContext], Outcome]) -> Callable[[RunContext], Outcome]:
         if name in _EXPERIMENTS and _EXPERIMENTS[name].runner.__qualname__ != runner.__qualname__:
             raise ValueError(f"experiment {name!r} is already registered")
-        own = runner.__module__.removeprefix(__name__.rsplit(".", 1)[0] + ".")
-        _EXPERIMENTS[name] = Experiment(name, runner,
-                                        tuple(sorted({*BASE_MODULES, own, *modules})),
+        _EXPERIMENTS[name] = Experiment(name, runner, source_modules(runner.__module__),
                                         tuple(requires))
         return runner
     return decorator
@@ -132,7 +162,7 @@ def register(name: str, *, modules: Iterable[str] = (), requires: Iterable[str] 
 def _load_all() -> None:
     """Import every experiment module of this package (they register on import)."""
     for info in pkgutil.iter_modules(__path__):
-        if info.name != "common":
+        if info.name not in ("common", "warmup", "__main__"):
             importlib.import_module(f"{__name__}.{info.name}")
 
 
@@ -150,12 +180,14 @@ def _lookup(name: str) -> Experiment:
     return _EXPERIMENTS[name]
 
 
-def experiment_key(name: str, profile: Profile | str | None = None) -> str:
+def experiment_key(name: str, profile: Profile | str | None = None, *,
+                   frame: Frame | None = None) -> str:
     """Registry key of experiment ``name`` under ``profile`` (nothing is trained)."""
     experiment = _lookup(name)
     profile = resolve_profile(profile)
-    return run_key(name, profile, _data_fingerprint(), code_version(experiment.modules),
-                   [experiment_key(r, profile) for r in experiment.requires])
+    data = data_fingerprint() if frame is None else frame.fingerprint()
+    return run_key(name, profile, data, code_version(experiment.modules),
+                   [experiment_key(r, profile, frame=frame) for r in experiment.requires])
 
 
 def _metrics(predictions: pd.DataFrame, split: str) -> dict:
@@ -165,20 +197,16 @@ def _metrics(predictions: pd.DataFrame, split: str) -> dict:
             and len(part)}
 
 
-def checkpoint_dir() -> Path | None:
-    """Checkpoint folder of the run being built (``None`` outside :func:`run`)."""
-    return _CHECKPOINTS.get()
-
-
 def run(name: str, profile: Profile | str | None = None, *,
-        registry: Registry | str | Path | None = None) -> Run:
+        registry: Registry | str | Path | None = None, frame: Frame | None = None) -> Run:
     """Result of experiment ``name`` under ``profile``: stored, or trained now and stored.
 
     Args:
         name: a name from :func:`available`.
         profile: a profile or its name (default: ``HYBRIDLIB_PROFILE``).
-        registry: a :class:`~hybridlib.results.Registry` or its folder (default: the one of
-            the enclosing :func:`run` call, else ``cache_dir()/runs``).
+        registry: a :class:`~hybridlib.results.Registry` or its folder (default:
+            ``cache_dir()/runs``).
+        frame: a table replacing the profile's data set (e.g. a Matbench fold).
 
     Returns:
         The :class:`~hybridlib.results.Run`; ``run.metrics`` are on the test split,
@@ -186,21 +214,15 @@ def run(name: str, profile: Profile | str | None = None, *,
     """
     experiment = _lookup(name)
     profile = resolve_profile(profile)
-    if registry is None:
-        registry = _REGISTRY.get() or Registry()
-    elif not isinstance(registry, Registry):
+    if not isinstance(registry, Registry):
         registry = Registry(registry)
-    key = experiment_key(name, profile)
+    key = experiment_key(name, profile, frame=frame)
 
     def build() -> Run:
-        checkpoints = registry.root / "checkpoints" / f"{name}-{key}"
-        tokens = _REGISTRY.set(registry), _CHECKPOINTS.set(checkpoints)
-        try:
-            outcome = experiment.runner(profile)
-        finally:
-            _REGISTRY.reset(tokens[0])
-            _CHECKPOINTS.reset(tokens[1])
-        shutil.rmtree(checkpoints, ignore_errors=True)
+        context = RunContext(name, profile, registry,
+                             registry.root / "checkpoints" / f"{name}-{key}", frame)
+        outcome = experiment.runner(context)
+        shutil.rmtree(context.checkpoints, ignore_errors=True)
         extra = {"val_metrics": _metrics(outcome.predictions, "val"), **outcome.extra}
         return Run(name=name, profile=profile, metrics=_metrics(outcome.predictions, "test"),
                    train_seconds=float(outcome.train_seconds),
@@ -216,14 +238,14 @@ def learning_curve_profiles(profile: Profile | str | None = None,
     Sizes not smaller than the training split are dropped: the last point is always the
     ordinary run (no size limit), shared with the other chapters.
     """
-    from .common import load_frame
+    from ..data import load_dataset
 
     profile = resolve_profile(profile)
     sizes = tuple(sizes) if sizes is not None else profile.learning_curve_sizes
     if any(int(size) < 2 for size in sizes):
         raise ValueError(f"training-set sizes must be at least 2, got {sizes}")
-    n_train = int((load_frame(profile)["split"] == "train").sum())
-    return [profile.with_(extra={**profile.extra, TRAIN_SIZE_KEY: int(size)})
+    n_train = int((load_dataset(profile)["split"] == "train").sum())
+    return [profile.with_(data={"train_size": int(size)})
             for size in sorted(set(sizes)) if int(size) < n_train] + [profile]
 
 
@@ -243,9 +265,9 @@ def learning_curve(model: str, sizes: Iterable[int] | None = None,
     rows = []
     for point_profile in learning_curve_profiles(profile, sizes):
         point = run(model, point_profile, registry=registry)
-        size = point_profile.extra.get(TRAIN_SIZE_KEY)
         for target, metrics in point.metrics.items():
-            rows.append({"model": model, "train_size": point.extra.get("n_train", size),
+            rows.append({"model": model,
+                         "train_size": point.extra.get("n_train", point_profile.data.train_size),
                          "target": target, **{k: metrics[k] for k in ("mae", "rmse", "r2")},
                          "train_seconds": point.train_seconds})
     return pd.DataFrame(rows).sort_values(["target", "train_size"], ignore_index=True)

@@ -1,8 +1,9 @@
 """Building blocks shared by the experiment runners: data, graphs, training, predictions.
 
-Every runner follows the same recipe: :func:`load_frame` (the profile's data set, with the
-training split limited for learning curves) -> features or :func:`graph_splits` -> fit on
-``train``, stop early on ``val`` -> :func:`predictions_frame` for ``val`` and ``test``.
+Every runner follows the same recipe: ``ctx.table()`` (the profile's data set, with the
+training split limited for learning curves; :class:`~hybridlib.experiments.RunContext`) ->
+features or :func:`graph_splits` -> fit on ``train``, stop early on ``val`` ->
+:func:`predictions_frame` for ``val`` and ``test``.
 :func:`fit_graph_model` is that recipe for any torch graph model.
 
 Introduced in: chapter 5.1.
@@ -18,54 +19,12 @@ from torch import nn
 
 from ..config import Profile
 from ..train import FitResult, TrainConfig, fit
-from . import TRAIN_SIZE_KEY, Outcome, active_frame, checkpoint_dir
+from . import Outcome, RunContext
 
-__all__ = ["SPLITS", "load_frame", "resolve_targets", "split_frames", "composition_matrix",
-           "graph_splits", "predictions_frame", "fit_graph_model"]
+__all__ = ["SPLITS", "split_frames", "composition_matrix", "graph_splits",
+           "predictions_frame", "fit_graph_model"]
 
 SPLITS = ("train", "val", "test")
-
-
-def load_frame(profile: Profile) -> pd.DataFrame:
-    """The profile's data set; ``profile.extra["train_size"]`` keeps a nested subset of train.
-
-    Inside :func:`hybridlib.experiments.using_frame` the table given there replaces the data set.
-
-    Raises:
-        ValueError: the requested training size exceeds the training split.
-    """
-    from ..data import load_dataset, subsample
-
-    frame = active_frame()
-    df = load_dataset(profile) if frame is None else frame[0]
-    size = profile.extra.get(TRAIN_SIZE_KEY)
-    if size is None:
-        return df
-    train = df[df["split"] == "train"]
-    if size > len(train):
-        raise ValueError(f"train_size={size} exceeds the {len(train)} training materials of "
-                         f"profile {profile.name!r}")
-    keep = set(subsample(train, int(size), profile.seed)["material_id"])
-    return df[(df["split"] != "train") | df["material_id"].isin(keep)].reset_index(drop=True)
-
-
-def resolve_targets(targets: Sequence[str]) -> tuple[str, ...]:
-    """The targets an experiment predicts: its own, or the task's under ``using_frame``.
-
-    Under :func:`hybridlib.experiments.using_frame`, targets the table has are kept; a
-    single-target experiment on a table with one other target predicts that one (CGCNN on
-    ``matbench_mp_gap`` predicts the band gap).
-
-    Raises:
-        ValueError: a multi-target experiment on a table lacking some of its targets.
-    """
-    frame = active_frame()
-    if frame is None or set(targets) <= set(frame[1]):
-        return tuple(targets)
-    if len(targets) == 1 and len(frame[1]) == 1:
-        return frame[1]
-    raise ValueError(f"this experiment predicts {list(targets)}, but the table provides only "
-                     f"{list(frame[1])}")
 
 
 def split_frames(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -85,19 +44,18 @@ def composition_matrix(df: pd.DataFrame, preset: str = "magpie", *,
     return featurize_frame(df, preset, impute_nan=impute_nan)
 
 
-def graph_splits(frames: dict[str, pd.DataFrame], targets: Sequence[str], *,
-                 profile: Profile | None = None, comp_preset: str | None = None,
-                 line_graph: bool = False) -> dict[str, list]:
+def graph_splits(frames: dict[str, pd.DataFrame], targets: Sequence[str], profile: Profile, *,
+                 comp_preset: str | None = None, line_graph: bool = False) -> dict[str, list]:
     """Crystal graphs of every split, with targets ``y`` and optionally composition ``comp``.
 
     ``comp`` holds the raw features (NaN where element data are missing); fusion models
     standardize and impute them with training-set statistics. Graph settings come from
-    ``profile.extra["graph"]`` when present (CGCNN's 8 Å / 12 neighbours otherwise).
+    ``profile.graph``.
     """
     from ..graphs import graph_dataset
 
     return {split: graph_dataset(
-        frame, profile, line_graph=line_graph, targets=list(targets),
+        frame, profile.graph, line_graph=line_graph, targets=list(targets),
         comp=None if comp_preset is None else composition_matrix(frame, comp_preset))
         for split, frame in frames.items()}
 
@@ -133,7 +91,7 @@ def predictions_frame(frames: dict[str, pd.DataFrame], predictions: dict[str, np
     return pd.concat(parts, ignore_index=True)
 
 
-def fit_graph_model(profile: Profile, build_model: Callable[[list], nn.Module],
+def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
                     targets: Sequence[str] = ("e_form",), *, comp_preset: str | None = None,
                     line_graph: bool = False, loss: str = "l1",
                     weighting: nn.Module | None = None, train_predictions: bool = False,
@@ -142,7 +100,7 @@ def fit_graph_model(profile: Profile, build_model: Callable[[list], nn.Module],
     """Train a graph model on the profile's data and predict val and test.
 
     Args:
-        profile: sizes, budget and seed.
+        ctx: the run's context (profile, data, checkpoint folder).
         build_model: called with the training graphs (e.g. for composition statistics)
             after seeding torch with ``profile.seed``; returns the untrained model.
         targets: target columns, in the model's output order.
@@ -158,15 +116,16 @@ def fit_graph_model(profile: Profile, build_model: Callable[[list], nn.Module],
         The :class:`Outcome` (predictions, fitting time, history, best epoch) and the
         :class:`~hybridlib.train.FitResult`.
     """
-    targets = resolve_targets(targets)
-    frames = split_frames(load_frame(profile))
-    graphs = graph_splits(frames, targets, profile=profile, comp_preset=comp_preset,
+    profile = ctx.profile
+    targets = ctx.targets(targets)
+    frames = split_frames(ctx.table())
+    graphs = graph_splits(frames, targets, profile, comp_preset=comp_preset,
                           line_graph=line_graph)
     torch.manual_seed(profile.seed)
     model = build_model(graphs["train"])
     config = TrainConfig.from_profile(profile, **train_overrides)
     result = fit(model, graphs["train"], graphs["val"], config, weighting=weighting, loss=loss,
-                 checkpoint_dir=checkpoint_dir())
+                 checkpoint_dir=ctx.checkpoints)
     splits = ("train", "val", "test") if train_predictions else ("val", "test")
     predictions = {s: result.predict(graphs[s]) for s in splits}
     extra_columns: dict[str, dict[str, np.ndarray]] = {}

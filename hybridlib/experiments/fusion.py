@@ -20,9 +20,8 @@ import pandas as pd
 import torch
 
 from ..config import Profile
-from . import Outcome, active_frame, register, run
-from .common import (composition_matrix, fit_graph_model, load_frame, predictions_frame,
-                     resolve_targets, split_frames)
+from . import Outcome, RunContext, register
+from .common import composition_matrix, fit_graph_model, predictions_frame, split_frames
 
 __all__ = ["FUSION_TARGET", "late_fusion_table", "choose_alpha", "blend_table",
            "stack_table"]
@@ -30,16 +29,16 @@ __all__ = ["FUSION_TARGET", "late_fusion_table", "choose_alpha", "blend_table",
 #: The target of the fusion experiments (the seed text's running example).
 FUSION_TARGET = "e_form"
 RF_TARGETS = ("e_form", "band_gap")
-_GRAPH_MODULES = ("graphs", "features", "train", "models.cgcnn")
 
 
 # ----------------------------------------------------------------------- baselines
 
-def _random_forest_outcome(profile: Profile, preset: str) -> Outcome:
+def _random_forest_outcome(ctx: RunContext, preset: str) -> Outcome:
     from ..models.baselines import random_forest
 
-    targets = RF_TARGETS if active_frame() is None else active_frame()[1]
-    frames = split_frames(load_frame(profile))
+    profile = ctx.profile
+    targets = RF_TARGETS if ctx.frame is None else ctx.frame.targets
+    frames = split_frames(ctx.table())
     X = {s: composition_matrix(f, preset) for s, f in frames.items()}
     predictions, seconds = {s: [] for s in frames}, 0.0
     for target in targets:
@@ -57,16 +56,16 @@ def _random_forest_outcome(profile: Profile, preset: str) -> Outcome:
                "n_missing_train_values": int(np.isnan(X["train"]).sum())})
 
 
-@register("rf_magpie", modules=("features", "models.baselines"))
-def rf_magpie(profile: Profile) -> Outcome:
+@register("rf_magpie")
+def rf_magpie(ctx: RunContext) -> Outcome:
     """Random forest (seed: 100 trees, depth 30) on the 132 Magpie features."""
-    return _random_forest_outcome(profile, "magpie")
+    return _random_forest_outcome(ctx, "magpie")
 
 
-@register("rf_ward", modules=("features", "models.baselines"))
-def rf_ward(profile: Profile) -> Outcome:
+@register("rf_ward")
+def rf_ward(ctx: RunContext) -> Outcome:
     """Random forest on the 145 features of Ward et al. (2016)."""
-    return _random_forest_outcome(profile, "ward2016")
+    return _random_forest_outcome(ctx, "ward2016")
 
 
 # ----------------------------------------------------------------------- graph models
@@ -74,24 +73,24 @@ def rf_ward(profile: Profile) -> Outcome:
 def _cgcnn(profile: Profile):
     from ..models.cgcnn import CGCNN
 
-    return CGCNN(hidden=profile.hidden, n_conv=profile.n_conv, n_targets=1)
+    return CGCNN(hidden=profile.model.hidden, n_conv=profile.model.n_conv, n_targets=1)
 
 
-@register("cgcnn", modules=_GRAPH_MODULES)
-def cgcnn(profile: Profile) -> Outcome:
+@register("cgcnn")
+def cgcnn(ctx: RunContext) -> Outcome:
     """CGCNN on formation energy (training-set predictions kept for late fusion)."""
-    outcome, _ = fit_graph_model(profile, lambda train: _cgcnn(profile), (FUSION_TARGET,),
+    outcome, _ = fit_graph_model(ctx, lambda train: _cgcnn(ctx.profile), (FUSION_TARGET,),
                                  train_predictions=True)
     return outcome
 
 
-@register("early_fusion", modules=(*_GRAPH_MODULES, "models.fusion"))
-def early_fusion(profile: Profile) -> Outcome:
+@register("early_fusion")
+def early_fusion(ctx: RunContext) -> Outcome:
     """Standardized Magpie features ⊕ CGCNN embedding -> MLP, trained end to end."""
     from ..models.fusion import EarlyFusion, composition_stats
 
     outcome, _ = fit_graph_model(
-        profile, lambda train: EarlyFusion(_cgcnn(profile), *composition_stats(train)),
+        ctx, lambda train: EarlyFusion(_cgcnn(ctx.profile), *composition_stats(train)),
         (FUSION_TARGET,), comp_preset="magpie")
     return outcome
 
@@ -106,13 +105,13 @@ def _source_weight_columns(model, graphs) -> dict[str, np.ndarray]:
     return {f"w_{source}": weights[:, k] for k, source in enumerate(model.SOURCES)}
 
 
-@register("attention_fusion", modules=(*_GRAPH_MODULES, "models.fusion"))
-def attention_fusion(profile: Profile) -> Outcome:
+@register("attention_fusion")
+def attention_fusion(ctx: RunContext) -> Outcome:
     """Composition and structure mixed by learned per-material softmax weights."""
     from ..models.fusion import AttentionFusion, composition_stats
 
     outcome, _ = fit_graph_model(
-        profile, lambda train: AttentionFusion(_cgcnn(profile), *composition_stats(train)),
+        ctx, lambda train: AttentionFusion(_cgcnn(ctx.profile), *composition_stats(train)),
         (FUSION_TARGET,), comp_preset="magpie", columns=_source_weight_columns)
     return outcome
 
@@ -157,14 +156,14 @@ def blend_table(table: pd.DataFrame, alpha: float, target: str = FUSION_TARGET) 
                          f"{target}_rf": out["rf"], f"{target}_gnn": out["gnn"]})
 
 
-def _base_table(profile: Profile) -> tuple[pd.DataFrame, str]:
-    target = resolve_targets((FUSION_TARGET,))[0]
-    return late_fusion_table(run("rf_magpie", profile).predictions,
-                             run("cgcnn", profile).predictions, target), target
+def _base_table(ctx: RunContext) -> tuple[pd.DataFrame, str]:
+    target = ctx.targets((FUSION_TARGET,))[0]
+    return late_fusion_table(ctx.run("rf_magpie").predictions,
+                             ctx.run("cgcnn").predictions, target), target
 
 
-def _late_fusion(profile: Profile, choose_on: str) -> Outcome:
-    table, target = _base_table(profile)
+def _late_fusion(ctx: RunContext, choose_on: str) -> Outcome:
+    table, target = _base_table(ctx)
     alpha, alphas, curve = choose_alpha(table, choose_on)
     frame = blend_table(table, alpha, target)
     test = table[table["split"] == "test"]
@@ -175,19 +174,18 @@ def _late_fusion(profile: Profile, choose_on: str) -> Outcome:
         "mae_curve": curve.tolist(), "test_mae_curve": test_curve})
 
 
-@register("late_fusion_val", modules=("models.late_fusion",), requires=("rf_magpie", "cgcnn"))
-def late_fusion_val(profile: Profile) -> Outcome:
+@register("late_fusion_val", requires=("rf_magpie", "cgcnn"))
+def late_fusion_val(ctx: RunContext) -> Outcome:
     """α of ŷ = α ŷ_RF + (1-α) ŷ_CGCNN chosen on validation predictions (the right way).
 
     ``extra["test_mae_curve"]`` is the test MAE of every α, for the chapter's figure only:
     it plays no part in the choice.
     """
-    return _late_fusion(profile, "val")
+    return _late_fusion(ctx, "val")
 
 
-@register("late_fusion_train", modules=("models.late_fusion", "models.baselines"),
-          requires=("rf_magpie", "cgcnn"))
-def late_fusion_train(profile: Profile) -> Outcome:
+@register("late_fusion_train", requires=("rf_magpie", "cgcnn"))
+def late_fusion_train(ctx: RunContext) -> Outcome:
     """α chosen on training predictions, as the seed text does: a leak.
 
     The random forest nearly reproduces its training targets, so on training rows the blend
@@ -196,15 +194,16 @@ def late_fusion_train(profile: Profile) -> Outcome:
     """
     from ..models.baselines import out_of_fold_predict, random_forest
 
-    outcome = _late_fusion(profile, "train")
-    target = resolve_targets((FUSION_TARGET,))[0]
-    frames = split_frames(load_frame(profile))
+    profile = ctx.profile
+    outcome = _late_fusion(ctx, "train")
+    target = ctx.targets((FUSION_TARGET,))[0]
+    frames = split_frames(ctx.table())
     y = frames["train"][target].to_numpy(float)
     start = time.perf_counter()
     oof = out_of_fold_predict(lambda: random_forest(profile),
                               composition_matrix(frames["train"], "magpie"), y,
                               seed=profile.seed)
-    rf_in_sample = run("rf_magpie", profile).arrays(target, "train")[1]
+    rf_in_sample = ctx.run("rf_magpie").arrays(target, "train")[1]
     outcome.train_seconds = time.perf_counter() - start
     outcome.extra.update(rf_train_mae_in_sample=float(np.abs(rf_in_sample - y).mean()),
                          rf_train_mae_out_of_fold=float(np.abs(oof - y).mean()))
@@ -232,13 +231,13 @@ def stack_table(table: pd.DataFrame, target: str = FUSION_TARGET) -> tuple[pd.Da
                    "penalty": float(stacker.model_.alpha_)}
 
 
-@register("stacking", modules=("models.late_fusion",), requires=("rf_magpie", "cgcnn"))
-def stacking(profile: Profile) -> Outcome:
+@register("stacking", requires=("rf_magpie", "cgcnn"))
+def stacking(ctx: RunContext) -> Outcome:
     """Stacked generalisation: ridge on (ŷ_RF, ŷ_CGCNN) fitted on validation predictions.
 
     Its validation metrics are in-sample for the meta-model (optimistic); the test metrics
     are honest.
     """
-    table, target = _base_table(profile)
+    table, target = _base_table(ctx)
     frame, details = stack_table(table, target)
     return Outcome(predictions=frame, train_seconds=0.0, extra=details)

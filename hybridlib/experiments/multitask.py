@@ -33,15 +33,13 @@ import torch
 from torch import nn
 
 from ..config import Profile
-from . import Outcome, register
-from .common import fit_graph_model, load_frame
+from . import Outcome, RunContext, register
+from .common import fit_graph_model
 
 __all__ = ["TARGETS", "band_gap_by_class", "megnet_e_form", "megnet_band_gap",
            "megnet_mt_equal", "megnet_mt_invvar", "megnet_mt_seed", "megnet_mt_uncertainty"]
 
 TARGETS = ("e_form", "band_gap")
-_MODULES = ("train", "graphs", "models.cgcnn", "models.alignn", "models.megnet",
-            "models.multitask")
 
 
 def band_gap_by_class(predictions: pd.DataFrame, split: str = "test") -> dict:
@@ -68,10 +66,10 @@ def _megnet_with_offsets(profile: Profile, n_targets: int, train: list) -> nn.Mo
     return model
 
 
-def _megnet_run(profile: Profile, targets: Sequence[str],
+def _megnet_run(ctx: RunContext, targets: Sequence[str],
                 weighting: nn.Module | None = None) -> Outcome:
     outcome, _ = fit_graph_model(
-        profile, lambda train: _megnet_with_offsets(profile, len(targets), train), targets,
+        ctx, lambda train: _megnet_with_offsets(ctx.profile, len(targets), train), targets,
         weighting=weighting, standardize=False)
     outcome.extra["standardized_targets"] = False
     if "band_gap" in targets:
@@ -81,54 +79,54 @@ def _megnet_run(profile: Profile, targets: Sequence[str],
     return outcome
 
 
-@register("megnet_e_form", modules=_MODULES)
-def megnet_e_form(profile: Profile) -> Outcome:
+@register("megnet_e_form")
+def megnet_e_form(ctx: RunContext) -> Outcome:
     """Single-task MEGNet on formation energy."""
-    return _megnet_run(profile, ("e_form",))
+    return _megnet_run(ctx, ("e_form",))
 
 
-@register("megnet_band_gap", modules=_MODULES)
-def megnet_band_gap(profile: Profile) -> Outcome:
+@register("megnet_band_gap")
+def megnet_band_gap(ctx: RunContext) -> Outcome:
     """Single-task MEGNet on band gap."""
-    return _megnet_run(profile, ("band_gap",))
+    return _megnet_run(ctx, ("band_gap",))
 
 
-@register("megnet_mt_equal", modules=_MODULES)
-def megnet_mt_equal(profile: Profile) -> Outcome:
+@register("megnet_mt_equal")
+def megnet_mt_equal(ctx: RunContext) -> Outcome:
     """Multitask MEGNet, equal weights on raw (unstandardized) losses."""
     from ..models.multitask import FixedWeights
 
-    return _megnet_run(profile, TARGETS, FixedWeights.equal(len(TARGETS)))
+    return _megnet_run(ctx, TARGETS, FixedWeights.equal(len(TARGETS)))
 
 
-def _inverse_variance(profile: Profile) -> nn.Module:
+def _inverse_variance(ctx: RunContext) -> nn.Module:
     from ..models.multitask import FixedWeights
 
-    frame = load_frame(profile)
+    frame = ctx.table()
     train = frame.loc[frame["split"] == "train", list(TARGETS)].to_numpy(dtype=float)
     return FixedWeights.inverse_variance(train)
 
 
-@register("megnet_mt_invvar", modules=_MODULES)
-def megnet_mt_invvar(profile: Profile) -> Outcome:
+@register("megnet_mt_invvar")
+def megnet_mt_invvar(ctx: RunContext) -> Outcome:
     """Multitask MEGNet, weights proportional to 1 / training-target variance."""
-    return _megnet_run(profile, TARGETS, _inverse_variance(profile))
+    return _megnet_run(ctx, TARGETS, _inverse_variance(ctx))
 
 
-@register("megnet_mt_seed", modules=_MODULES)
-def megnet_mt_seed(profile: Profile) -> Outcome:
+@register("megnet_mt_seed")
+def megnet_mt_seed(ctx: RunContext) -> Outcome:
     """Multitask MEGNet with the seed chapter's weights (1.0, 0.5)."""
     from ..models.multitask import FixedWeights
 
-    return _megnet_run(profile, TARGETS, FixedWeights.seed())
+    return _megnet_run(ctx, TARGETS, FixedWeights.seed())
 
 
-@register("megnet_mt_uncertainty", modules=_MODULES)
-def megnet_mt_uncertainty(profile: Profile) -> Outcome:
+@register("megnet_mt_uncertainty")
+def megnet_mt_uncertainty(ctx: RunContext) -> Outcome:
     """Multitask MEGNet with learned uncertainty weights (Kendall et al. 2018)."""
     from ..models.multitask import UncertaintyWeighting
 
     weighting = UncertaintyWeighting(len(TARGETS))
-    outcome = _megnet_run(profile, TARGETS, weighting)
+    outcome = _megnet_run(ctx, TARGETS, weighting)
     outcome.extra["weight_trajectory"] = np.asarray(weighting.trajectory).tolist()
     return outcome

@@ -11,32 +11,30 @@ Introduced in: chapter 5.4.
 """
 from __future__ import annotations
 
-from ..config import Profile
-from . import Outcome, register
+from . import Outcome, RunContext, register
 from .common import fit_graph_model
 
 __all__ = ["TARGETS", "alignn_simple", "alignn"]
 
 TARGETS = ("e_form",)
-_MODULES = ("train", "graphs", "features.atoms", "models.cgcnn", "models.alignn")
 
 
-@register("alignn_simple", modules=_MODULES)
-def alignn_simple(profile: Profile) -> Outcome:
+@register("alignn_simple")
+def alignn_simple(ctx: RunContext) -> Outcome:
     """The seed's ALIGNN-simplified model on ``e_form``."""
     from ..models.alignn import ALIGNNSimple
 
-    outcome, _ = fit_graph_model(profile, lambda train: ALIGNNSimple.from_profile(profile),
+    outcome, _ = fit_graph_model(ctx, lambda train: ALIGNNSimple.from_profile(ctx.profile),
                                  TARGETS)
     return outcome
 
 
-@register("alignn", modules=_MODULES)
-def alignn(profile: Profile) -> Outcome:
+@register("alignn")
+def alignn(ctx: RunContext) -> Outcome:
     """Full ALIGNN (line graph with bond angles) on ``e_form``."""
     from ..models.alignn import ALIGNN
 
-    outcome, result = fit_graph_model(profile, lambda train: ALIGNN.from_profile(profile),
+    outcome, result = fit_graph_model(ctx, lambda train: ALIGNN.from_profile(ctx.profile),
                                       TARGETS, line_graph=True)
     outcome.extra["n_parameters"] = sum(p.numel() for p in result.model.parameters())
     return outcome

@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from . import _lookup, available, learning_curve_profiles, run
-from ..results import resolve_profile
+from ..config import resolve_profile
 
 #: Experiments whose learning curves chapter 5.1 draws.
 LEARNING_CURVE_MODELS = ("rf_magpie", "cgcnn")

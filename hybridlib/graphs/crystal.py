@@ -4,7 +4,7 @@ Introduced in: chapter 5.2.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -13,7 +13,8 @@ from pymatgen.core import Structure
 from torch_geometric.data import Data
 
 from .line_graph import line_graph_pairs
-from .neighbors import GraphParams, neighbor_edges
+from ..config import GraphParams, Profile
+from .neighbors import neighbor_edges
 
 __all__ = ["CrystalGraph", "crystal_graph", "build_graphs", "as_params"]
 
@@ -34,16 +35,20 @@ class CrystalGraph(Data):
 
 
 
-def as_params(params: GraphParams | dict | None, **overrides) -> GraphParams:
+def as_params(params: "GraphParams | dict | Profile | None", **overrides) -> GraphParams:
+    """Graph settings from settings, a dict of their fields or a profile (its ``graph``);
+    ``overrides`` that are not ``None`` replace single fields."""
     if params is None:
         params = GraphParams()
     elif isinstance(params, dict):
         params = GraphParams(**params)
+    elif isinstance(params, Profile):
+        params = params.graph
     elif not isinstance(params, GraphParams):
-        graph = getattr(params, "extra", {}).get("graph", {})  # a config.Profile
-        params = GraphParams(**graph)
+        raise TypeError(f"graph settings must be GraphParams, a dict or a Profile, "
+                        f"got {type(params).__name__}")
     changes = {k: v for k, v in overrides.items() if v is not None}
-    return GraphParams(**{**asdict(params), **changes}) if changes else params
+    return replace(params, **changes) if changes else params
 
 
 def _to_graph(structure: Structure, params: GraphParams, line_graph: bool,

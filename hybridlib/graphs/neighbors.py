@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Structure
 
+from ..config import GraphParams
+
 __all__ = ["GraphParams", "IsolatedAtomError", "NeighborEdges", "neighbor_edges", "describe"]
 
 _SELF_TOL = 1e-8  # pymatgen's tolerance for "the same point"
@@ -18,36 +20,6 @@ _SELF_TOL = 1e-8  # pymatgen's tolerance for "the same point"
 
 class IsolatedAtomError(ValueError):
     """An atom has no neighbour within the largest allowed cutoff."""
-
-
-@dataclass(frozen=True)
-class GraphParams:
-    """How crystal graphs are built.
-
-    Attributes:
-        cutoff: neighbour search radius (A); CGCNN uses 8.
-        max_neighbors: neighbours per centre atom (ties at the last one kept); CGCNN: 12.
-        max_cutoff: largest radius tried for structures with isolated atoms (A).
-        cutoff_growth: factor applied to the radius while some atom is isolated.
-        tie_tol: distances within this of the k-th nearest count as ties (A).
-        backtracking: keep line-graph pairs of a bond with its exact reverse.
-    """
-
-    cutoff: float = 8.0
-    max_neighbors: int = 12
-    max_cutoff: float = 16.0
-    cutoff_growth: float = 1.5
-    tie_tol: float = 1e-6
-    backtracking: bool = True
-
-    def __post_init__(self):
-        if not 0 < self.cutoff <= self.max_cutoff:
-            raise ValueError(f"need 0 < cutoff <= max_cutoff, got {self.cutoff}, {self.max_cutoff}")
-        if self.max_neighbors < 1:
-            raise ValueError(f"max_neighbors must be >= 1, got {self.max_neighbors}")
-        if self.cutoff_growth <= 1:
-            raise ValueError(f"cutoff_growth must be > 1, got {self.cutoff_growth}")
-
 
 
 @dataclass(frozen=True)

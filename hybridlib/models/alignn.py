@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from torch_geometric.nn import MessagePassing, global_mean_pool
 from torch_geometric.utils import scatter
 
-from ..config import Profile, get_profile
+from ..config import Profile, resolve_profile
 from .layers import AngleExpansion, GaussianExpansion, RBFExpansion
 from .cgcnn import atom_feature_table, check_atomic_numbers
 
@@ -260,9 +260,9 @@ class ALIGNN(nn.Module):
     def from_profile(cls, profile: Profile | str | None = None, n_targets: int = 1,
                      **overrides) -> "ALIGNN":
         """ALIGNN sized by a profile (``hidden``, ``alignn_layers``, ``gcn_layers``)."""
-        profile = profile if isinstance(profile, Profile) else get_profile(profile)
-        sizes = dict(hidden=profile.hidden, alignn_layers=profile.alignn_layers,
-                     gcn_layers=profile.gcn_layers)
+        profile = resolve_profile(profile)
+        sizes = dict(hidden=profile.model.hidden, alignn_layers=profile.model.alignn_layers,
+                     gcn_layers=profile.model.gcn_layers)
         return cls(n_targets, **{**sizes, **overrides})
 
     def reset_parameters(self) -> None:
@@ -384,8 +384,9 @@ class ALIGNNSimple(nn.Module):
     def from_profile(cls, profile: Profile | str | None = None, n_targets: int = 1,
                      **overrides) -> "ALIGNNSimple":
         """Sized by a profile (``hidden``, ``n_conv``)."""
-        profile = profile if isinstance(profile, Profile) else get_profile(profile)
-        return cls(n_targets, **{"hidden": profile.hidden, "n_conv": profile.n_conv, **overrides})
+        profile = resolve_profile(profile)
+        return cls(n_targets, **{"hidden": profile.model.hidden, "n_conv": profile.model.n_conv,
+                                **overrides})
 
     def reset_parameters(self) -> None:
         for module in (self.atom_embedding, *self.convs, *self.norms, self.fc1, self.fc2):

@@ -19,7 +19,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 
-from ..config import Profile, get_profile
+from ..config import Profile, resolve_profile
 
 __all__ = ["random_forest", "out_of_fold_predict"]
 
@@ -41,10 +41,10 @@ def random_forest(profile: Profile | str | None = None, *, n_estimators: int | N
     Returns:
         An unfitted ``Pipeline([("impute", SimpleImputer), ("forest", RandomForestRegressor)])``.
     """
-    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    profile = resolve_profile(profile)
     forest = RandomForestRegressor(
-        n_estimators=n_estimators or profile.rf_trees,
-        max_depth=max_depth or profile.rf_depth,
+        n_estimators=n_estimators or profile.model.rf_trees,
+        max_depth=max_depth or profile.model.rf_depth,
         random_state=profile.seed if seed is None else seed, n_jobs=n_jobs)
     return Pipeline([("impute", SimpleImputer(strategy="mean")), ("forest", forest)])
 

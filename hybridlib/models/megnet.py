@@ -17,7 +17,7 @@ from torch_geometric.nn.aggr import Set2Set
 from torch_geometric.nn.models.schnet import ShiftedSoftplus
 from torch_geometric.utils import scatter
 
-from ..config import Profile, get_profile
+from ..config import Profile, resolve_profile
 from .layers import RadialBasisExpansion
 from .alignn import node_batch
 
@@ -246,8 +246,8 @@ class MEGNet(nn.Module):
     def from_profile(cls, profile: Profile | str | None = None, n_targets: int = 1,
                      **overrides) -> "MEGNet":
         """MEGNet at the paper's size (``n_conv`` of the profile sets the number of blocks)."""
-        profile = profile if isinstance(profile, Profile) else get_profile(profile)
-        return cls(n_targets, **{"n_blocks": profile.n_conv, **overrides})
+        profile = resolve_profile(profile)
+        return cls(n_targets, **{"n_blocks": profile.model.n_conv, **overrides})
 
     def reset_parameters(self) -> None:
         for module in (self.element_embedding, self.node_encoder, self.edge_encoder,

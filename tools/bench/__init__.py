@@ -232,9 +232,9 @@ def _build_model(name: str, settings, train_set):
     from hybridlib.models import ALIGNN, CGCNN, MEGNet, EarlyFusion, composition_stats
 
     if name == "cgcnn":
-        return CGCNN(hidden=settings.hidden, n_conv=settings.n_conv)
+        return CGCNN(hidden=settings.model.hidden, n_conv=settings.model.n_conv)
     if name == "early_fusion":
-        return EarlyFusion(CGCNN(hidden=settings.hidden, n_conv=settings.n_conv),
+        return EarlyFusion(CGCNN(hidden=settings.model.hidden, n_conv=settings.model.n_conv),
                            *composition_stats(train_set))
     if name == "alignn":
         return ALIGNN.from_profile(settings)
@@ -269,7 +269,7 @@ def _train_one(name: str, n_materials: int, epochs: int, profile: str) -> dict:
     peak_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     ours = min(row["seconds"] for row in result.history)
     torch.manual_seed(settings.seed)
-    loader = DataLoader(train_set, batch_size=settings.batch_size, shuffle=True)
+    loader = DataLoader(train_set, batch_size=settings.training.batch_size, shuffle=True)
     model = _build_model(name, settings, train_set)
     reference = min(_bare_epoch(model, loader) for _ in range(epochs))
     return {"name": f"{name} epoch, {len(train_set)} train + {n_val} val graphs",
