@@ -19,7 +19,7 @@ import pytest
 
 from tools import grading
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "grading_fixtures"
 SOLUTION = FIXTURES / "exercises.ipynb"
 CHECKS = FIXTURES / "checks"

@@ -8,7 +8,7 @@ import pytest
 
 from tools.set_repository import configured_repository, set_repository
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_set_repository_rewrites_config_and_chapters(tmp_path):

@@ -8,7 +8,7 @@ import jupytext
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("05_*.py"))
 SECTIONS = sorted(p for p in CHAPTERS if p.stem != "05_8_exercises")
 SEED_METRICS = ("0.0265", "0.0272", "0.0278", "0.0286", "0.0292", "0.0325", "0.9614", "0.9582",
