@@ -4,9 +4,13 @@ A run is stored under ``<root>/<experiment>/<key>.npz`` where ``key`` hashes the
 name, every profile field, a fingerprint of the data and the version of the code the
 experiment depends on (a hash of those ``hybridlib`` source files). Asking again for the same
 key returns the stored run at once; a changed profile, data file or source file gives a new
-key, hence a new training run. The file holds the predictions table and a JSON description;
-it is written atomically with a sha256 sidecar (:mod:`hybridlib.cache`), so a truncated,
-altered or undecodable entry is detected, reported and rebuilt.
+key, hence a new training run. The file holds the predictions table and a JSON description
+that names the run it holds (name, key, profile): a file that is not the run asked for (e.g.
+one experiment's file copied over another's) is reported and rebuilt, never served. Files are
+written atomically with their checksum inside (:mod:`hybridlib.cache`), so a truncated,
+altered or undecodable entry is detected, reported and rebuilt; a run being trained by one
+process is waited for, not trained again, by another; and a registry folder that cannot be
+written fails before training starts, not after.
 
 Introduced in: chapter 5.1.
 """
@@ -27,11 +31,11 @@ import pandas as pd
 from . import cache
 from .config import Profile, resolve_profile
 
-__all__ = ["Run", "Registry", "code_version", "source_modules", "data_fingerprint", "run_key",
+__all__ = ["Run", "Registry", "RunMismatchError", "code_version", "source_modules", "data_fingerprint", "run_key",
            "build_version"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: checksum inside the file (hybridlib.cache)
 
 
 @dataclass
@@ -221,6 +225,24 @@ def _decode(arrays: dict[str, np.ndarray], path: Path) -> Run:
                                         f"{type(exc).__name__}: {exc}") from exc
 
 
+class RunMismatchError(cache.CacheCorruptedError):
+    """A registry file holds another run than the one asked for."""
+
+
+def _check_identity(run: Run, path: Path, name: str, key: str, profile: Profile | None) -> Run:
+    """``run`` if it is the run ``(name, key[, profile])``; else :class:`RunMismatchError`."""
+    found = {"name": run.name, "key": run.key}
+    wanted = {"name": name, "key": key}
+    if profile is not None:
+        found["profile"], wanted["profile"] = run.profile, profile
+    wrong = sorted(field for field in wanted if found[field] != wanted[field])
+    if wrong:
+        raise RunMismatchError(
+            f"run file {path} holds run {run.name!r} (key {run.key}), not the requested "
+            f"{name!r} (key {key}); mismatched: {', '.join(wrong)}")
+    return run
+
+
 class Registry:
     """Runs on disk under ``root`` (default ``hybridlib.data.cache_dir() / "runs"``)."""
 
@@ -238,12 +260,21 @@ class Registry:
         """File of the run ``name`` with key ``key``."""
         return self.root / name / f"{key}.npz"
 
-    def load(self, name: str, key: str) -> Run:
-        """The stored run; ``FileNotFoundError`` if absent, ``CacheCorruptedError`` if damaged."""
+    def _read(self, path: Path, name: str, key: str, profile: Profile | None) -> Run:
+        return _check_identity(_decode(cache.load_arrays(path), path), path, name, key, profile)
+
+    def load(self, name: str, key: str, *, profile: Profile | None = None) -> Run:
+        """The stored run ``(name, key)``, checked to be that run (and to have ``profile``).
+
+        Raises:
+            FileNotFoundError: no such run is stored.
+            CacheCorruptedError: the file is damaged (:class:`RunMismatchError`: it holds
+                another run).
+        """
         path = self.path(name, key)
         if not path.exists():
             raise FileNotFoundError(f"no stored run {name!r} with key {key}")
-        return _decode(cache.load_arrays(path), path)
+        return self._read(path, name, key, profile)
 
     def save(self, run: Run) -> Path:
         """Store ``run`` (atomically, with a checksum) under its name and key."""
@@ -253,11 +284,27 @@ class Registry:
         cache.save_arrays(path, **_encode(run))
         return path
 
-    def get_or_create(self, name: str, key: str, build: Callable[[], Run]) -> Run:
-        """The stored run ``(name, key)``; built and stored on a miss or a damaged entry."""
-        path = self.path(name, key)
-        return cache.cached(path, build, save=lambda _path, run: self.save(run),
-                            load=lambda p: _decode(cache.load_arrays(p), p))
+    def get_or_create(self, name: str, key: str, build: Callable[[], Run], *,
+                      profile: Profile | None = None) -> Run:
+        """The stored run ``(name, key)``; built and stored on a miss or a damaged entry.
+
+        Another process building the same run is waited for, then its result is read. A
+        folder that cannot be written raises :class:`hybridlib.cache.CacheNotWritableError`
+        before ``build`` runs.
+
+        Raises:
+            ValueError: ``build`` returned a run with another name or key.
+        """
+        def checked_build() -> Run:
+            run = build()
+            if (run.name, run.key) != (name, key):
+                raise ValueError(f"the builder of run {name!r} (key {key}) returned run "
+                                 f"{run.name!r} (key {run.key})")
+            return run
+
+        return cache.cached(self.path(name, key), checked_build,
+                            save=lambda _path, run: self.save(run),
+                            load=lambda path: self._read(path, name, key, profile))
 
     def entries(self, name: str | None = None) -> list[Path]:
         """Files of the stored runs (of one experiment, or of all)."""
