@@ -20,6 +20,10 @@ Choices (documented here once):
   maximum, whenever some atom has fewer than 12 neighbours; here only isolated atoms trigger
   it.) Atoms with at least one but fewer than ``max_neighbors`` neighbours keep the
   neighbours they have, as in CGCNN's message passing without padding.
+* **Structures no graph can describe** are refused with :class:`InvalidStructureError`, which
+  names the material and the problem: no sites, partial occupancies (order them first), a
+  species that is not an element (``Xx``), a cell of zero volume, or two atoms closer than
+  ``MIN_SEPARATION`` (0.5 A, a site written twice).
 * **Backtracking pairs**: a pair ``(e1, e2)`` where ``e2`` is exactly the reverse of ``e1``
   (same two atoms, opposite image; angle 0, cosine 1) is kept by default, as DGL's
   ``line_graph`` does in ALIGNN; ``backtracking=False`` drops exactly those pairs.
@@ -39,11 +43,13 @@ from __future__ import annotations
 from .crystal import CrystalGraph, as_params, build_graphs, crystal_graph
 from .dataset import graph_dataset
 from .line_graph import bond_angle_table, line_graph_pairs
-from .neighbors import GraphParams, IsolatedAtomError, NeighborEdges, neighbor_edges
+from .neighbors import (GraphParams, InvalidStructureError, IsolatedAtomError, NeighborEdges,
+                        check_structure, neighbor_edges)
 from .reference import reference_edges, reference_line_graph
 
 __all__ = [
-    "CrystalGraph", "GraphParams", "IsolatedAtomError", "NeighborEdges", "neighbor_edges",
+    "CrystalGraph", "GraphParams", "IsolatedAtomError", "InvalidStructureError", "NeighborEdges",
+    "neighbor_edges", "check_structure",
     "line_graph_pairs", "bond_angle_table", "crystal_graph", "build_graphs", "as_params",
     "graph_dataset", "reference_edges", "reference_line_graph",
 ]

@@ -51,6 +51,16 @@ def as_params(params: "GraphParams | dict | Profile | None", **overrides) -> Gra
     return replace(params, **changes) if changes else params
 
 
+def _check_finite_targets(targets: np.ndarray, ids: Sequence[str] | None) -> None:
+    """Raise a ValueError naming the first structure whose (n, n_targets) row is not finite."""
+    bad = np.flatnonzero(~np.isfinite(targets).all(axis=1))
+    if len(bad):
+        i = int(bad[0])
+        name = repr(ids[i]) if ids is not None else f"#{i}"
+        raise ValueError(f"targets of structure {name} are NaN or infinite "
+                         f"({targets[i].tolist()}; {len(bad)} of {len(targets)} structures)")
+
+
 def _to_graph(structure: Structure, params: GraphParams, line_graph: bool,
               y: Sequence[float] | None, comp: Sequence[float] | None,
               material_id: str | None) -> CrystalGraph:
@@ -88,7 +98,14 @@ def crystal_graph(structure: Structure, cutoff: float | None = None,
         line_graph: also build ``lg_edge_index`` and ``angle_cos``.
         params: the other graph settings (:class:`GraphParams`).
         y, comp, material_id: optional targets, composition features and id.
+
+    Raises:
+        ValueError: ``y`` holds NaN or infinite values.
+        InvalidStructureError, IsolatedAtomError: see :func:`neighbor_edges`.
     """
+    if y is not None:
+        _check_finite_targets(np.asarray(y, dtype=np.float64).reshape(1, -1),
+                              None if material_id is None else [material_id])
     params = as_params(params, cutoff=cutoff, max_neighbors=max_neighbors)
     return _to_graph(structure, params, line_graph, y, comp, material_id)
 
@@ -101,16 +118,17 @@ def build_graphs(structures: Sequence[Structure], params: GraphParams | dict | N
 
     Args:
         structures: pymatgen structures.
-        params: graph settings (:class:`GraphParams`, a dict of its fields or a Profile whose
-            ``extra["graph"]`` holds them); default CGCNN's 8 A / 12 neighbours.
+        params: graph settings (:class:`GraphParams`, a dict of its fields or a Profile,
+            whose ``graph`` part is used); default CGCNN's 8 A / 12 neighbours.
         line_graph: add the ALIGNN line graph.
         targets: (n,) or (n, n_targets) array -> ``y`` of shape (1, n_targets).
         comp: (n, D) composition features -> ``comp`` of shape (1, D).
         ids: material ids (also named in error messages).
 
     Raises:
-        ValueError: array lengths differ from the number of structures.
-        IsolatedAtomError: see :func:`neighbor_edges`.
+        ValueError: array lengths differ from the number of structures, or targets hold
+            NaN or infinite values.
+        InvalidStructureError, IsolatedAtomError: see :func:`neighbor_edges`.
     """
     params = as_params(params)
     n = len(structures)
@@ -118,10 +136,8 @@ def build_graphs(structures: Sequence[Structure], params: GraphParams | dict | N
         if values is not None and len(values) != n:
             raise ValueError(f"{name} has {len(values)} rows for {n} structures")
     targets = None if targets is None else np.asarray(targets, dtype=np.float64).reshape(n, -1)
-    if targets is not None and not np.isfinite(targets).all():
-        bad = int(np.flatnonzero(~np.isfinite(targets).all(axis=1))[0])
-        raise ValueError(f"targets of structure #{bad} ({ids[bad] if ids is not None else ''}) "
-                         "are NaN or infinite")
+    if targets is not None:
+        _check_finite_targets(targets, ids)
     return [_to_graph(s, params, line_graph,
                       None if targets is None else targets[i],
                       None if comp is None else comp[i],

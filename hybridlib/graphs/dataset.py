@@ -12,11 +12,11 @@ import numpy as np
 import torch
 
 from .crystal import CrystalGraph, as_params, build_graphs
-from .neighbors import GraphParams
+from .neighbors import GraphParams, check_structure
 
-__all__ = ["graph_dataset"]
+__all__ = ["graph_dataset", "structures_digest"]
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: keyed on positions, lattices, species and target values
 
 
 _FIELDS = ("z", "edge_index", "edge_vec", "edge_dist", "lg_edge_index", "angle_cos")
@@ -68,26 +68,53 @@ def _check_packed(packed: dict, path, n_expected: int) -> None:
         raise CacheCorruptedError(f"cache file {path} has inconsistent sizes")
 
 
+def structures_digest(structures: Sequence, ids: Sequence[str]) -> str:
+    """sha256 of every lattice, fractional coordinate and atomic number, in order.
+
+    Any change of a structure's content (an atom moved by 0.001 A, a species swapped, a cell
+    strained) changes the digest; a disordered structure is refused with its name.
+    """
+    digest = hashlib.sha256()
+    for material_id, structure in zip(ids, structures):
+        if not structure.is_ordered:
+            check_structure(structure, material_id)  # raises, naming the material
+        for array in (structure.lattice.matrix, structure.frac_coords,
+                      np.asarray(structure.atomic_numbers, dtype=np.int64)):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
 def graph_dataset(df, params: GraphParams | dict | None = None, *, line_graph: bool = False,
                   targets: Sequence[str] = (), comp: np.ndarray | None = None,
                   cache: bool = True) -> list[CrystalGraph]:
     """Graphs of every row of a :mod:`hybridlib.data` table, cached on disk.
 
     Args:
-        df: table with ``material_id``, ``formula``, ``structure`` and the target columns.
+        df: table with ``material_id``, ``structure`` and the target columns.
         params: graph settings (see :func:`build_graphs`; a ``Profile`` is accepted).
         line_graph: add the ALIGNN line graph.
         targets: target columns, in order -> ``y`` (1, len(targets)).
         comp: (len(df), D) composition features -> ``comp``.
-        cache: read/write ``<cache_dir>/graphs/<fingerprint>.pt``; the key covers the ids,
-            formulas, cell volumes, params, targets and a digest of ``comp``. A damaged file
-            is reported (warning) and rebuilt.
+        cache: read/write ``<cache_dir>/graphs/<fingerprint>.pt``. The key covers everything
+            the graphs hold: the ids, every structure's content
+            (:func:`structures_digest`), the graph params, ``line_graph``, the target names
+            and their values, and a digest of ``comp``. A damaged file is reported (warning)
+            and rebuilt.
+
+    Raises:
+        DataFormatError: a column is missing.
+        ValueError: ``comp`` has the wrong number of rows, or a target is NaN/infinite.
+        InvalidStructureError, IsolatedAtomError: see :func:`neighbor_edges`.
     """
     from ..cache import cached, fingerprint, load_tensors, save_tensors
     from ..data import cache_dir
+    from ..data.tables import require_columns
 
     params = as_params(params)
     targets = list(targets)
+    require_columns(df, ["material_id", "structure", *targets], "the table given to graph_dataset")
+    ids = list(df["material_id"])
     y = df[targets].to_numpy(dtype=np.float64) if targets else None
     comp_array = None if comp is None else np.ascontiguousarray(comp, dtype=np.float32)
     if comp_array is not None and len(comp_array) != len(df):
@@ -95,15 +122,18 @@ def graph_dataset(df, params: GraphParams | dict | None = None, *, line_graph: b
 
     def build() -> list[CrystalGraph]:
         return build_graphs(list(df["structure"]), params, line_graph=line_graph, targets=y,
-                            comp=comp_array, ids=list(df["material_id"]))
+                            comp=comp_array, ids=ids)
 
     if not cache:
         return build()
-    key = fingerprint(
-        list(df["material_id"]), list(df["formula"]),
-        [round(s.volume, 6) for s in df["structure"]], asdict(params), line_graph, targets,
-        None if comp_array is None else hashlib.sha256(comp_array.tobytes()).hexdigest(),
-        None if comp_array is None else comp_array.shape, _CACHE_VERSION)
+
+    def array_digest(array: np.ndarray | None):
+        if array is None:
+            return None
+        return [array.shape, hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()]
+
+    key = fingerprint(ids, structures_digest(df["structure"], ids), asdict(params), line_graph,
+                      targets, array_digest(y), array_digest(comp_array), _CACHE_VERSION)
     path = cache_dir() / "graphs" / f"{key}.pt"
 
     def load(p) -> list[CrystalGraph]:

@@ -12,14 +12,26 @@ import numpy as np
 from pymatgen.core import Structure
 
 from ..config import GraphParams
+from ..constants import MAX_Z
 
-__all__ = ["GraphParams", "IsolatedAtomError", "NeighborEdges", "neighbor_edges", "describe"]
+__all__ = ["GraphParams", "IsolatedAtomError", "InvalidStructureError", "NeighborEdges",
+           "MIN_SEPARATION", "neighbor_edges", "check_structure", "describe"]
 
 _SELF_TOL = 1e-8  # pymatgen's tolerance for "the same point"
+#: Atoms closer than this (Å) are one site written twice, not a bond (pymatgen's
+#: ``validate_proximity`` uses the same 0.5 Å; the shortest real bond, H-H, is 0.74 Å).
+MIN_SEPARATION = 0.5
+#: A cell whose volume is below this fraction of ``a * b * c`` has (nearly) coplanar vectors.
+_FLAT_CELL = 1e-6
 
 
 class IsolatedAtomError(ValueError):
     """An atom has no neighbour within the largest allowed cutoff."""
+
+
+class InvalidStructureError(ValueError):
+    """A structure cannot become a crystal graph: no sites, partial occupancies, a species
+    that is not a chemical element, a degenerate cell or overlapping atoms."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,53 @@ def _cutoffs(params: GraphParams):
 
 
 def describe(structure: Structure, material_id: str | None) -> str:
+    """``structure 'mp-1' (NaCl, 2 sites)``: how error messages name a structure."""
     name = f"{material_id!r} " if material_id is not None else ""
     return f"structure {name}({structure.composition.reduced_formula}, {len(structure)} sites)"
+
+
+def check_structure(structure: Structure, material_id: str | None = None) -> None:
+    """Reject a structure no crystal graph can be built from, naming it and the problem.
+
+    Raises:
+        InvalidStructureError: no sites; partial occupancies (disorder); a species that is
+            not a chemical element (a dummy species such as ``Xx``); non-finite coordinates;
+            a cell of zero volume. Overlapping atoms are found by :func:`neighbor_edges`.
+    """
+    def fail(problem: str) -> None:
+        raise InvalidStructureError(f"{describe(structure, material_id)} {problem}")
+
+    if len(structure) == 0:
+        fail("has no sites")
+    if not structure.is_ordered:
+        sites = [i for i, site in enumerate(structure) if not site.is_ordered]
+        fail(f"is disordered: sites {sites[:5]} have partial occupancies "
+             f"({structure[sites[0]].species}); order it first (e.g. pymatgen's "
+             "OrderDisorderedStructureTransformation) or drop it")
+    z = np.asarray(structure.atomic_numbers)
+    bad = np.flatnonzero((z < 1) | (z > MAX_Z))
+    if len(bad):
+        fail(f"holds {structure[int(bad[0])].species_string!r} at site {int(bad[0])}, which is "
+             "not a chemical element")
+    matrix = structure.lattice.matrix
+    if not (np.isfinite(matrix).all() and np.isfinite(structure.frac_coords).all()):
+        fail("has a non-finite lattice or coordinates")
+    volume = abs(float(np.linalg.det(matrix)))
+    if volume <= _FLAT_CELL * float(np.prod(np.linalg.norm(matrix, axis=1))):
+        fail(f"has a degenerate cell (volume {volume:.3g} A^3): its lattice vectors are "
+             "(nearly) coplanar")
+
+
+def _check_separation(structure: Structure, edges: "NeighborEdges",
+                      material_id: str | None) -> None:
+    close = np.flatnonzero(edges.dist < MIN_SEPARATION)
+    if len(close):
+        e = int(close[np.argmin(edges.dist[close])])
+        i, j = int(edges.dst[e]), int(edges.src[e])
+        raise InvalidStructureError(
+            f"{describe(structure, material_id)}: atoms {i} ({structure[i].species_string}) "
+            f"and {j} ({structure[j].species_string}) are {edges.dist[e]:.3f} A apart, closer "
+            f"than {MIN_SEPARATION} A: a site written twice or overlapping atoms")
 
 
 def _nearest_pairs(structure: Structure, cart: np.ndarray, matrix: np.ndarray,
@@ -119,15 +176,17 @@ def neighbor_edges(structure: Structure, params: GraphParams = GraphParams(),
     """Nearest periodic neighbours of every atom (see the module docstring for the rules).
 
     Raises:
+        InvalidStructureError: see :func:`check_structure`, or two atoms closer than
+            :data:`MIN_SEPARATION`.
         IsolatedAtomError: an atom has no neighbour even at ``params.max_cutoff``.
-        ValueError: the structure has no sites.
     """
-    if len(structure) == 0:
-        raise ValueError(f"{describe(structure, material_id)} has no sites")
+    check_structure(structure, material_id)
     cart = np.ascontiguousarray(structure.cart_coords, dtype=float)
     matrix = np.ascontiguousarray(structure.lattice.matrix, dtype=float)
     (dst, src, image, _), cutoff = _nearest_pairs(structure, cart, matrix, params, material_id)
     image = np.rint(image).astype(np.int64)
     vec = cart[src] + image @ matrix - cart[dst]
-    return NeighborEdges(src, dst, image, vec, np.linalg.norm(vec, axis=1), cutoff)
+    edges = NeighborEdges(src, dst, image, vec, np.linalg.norm(vec, axis=1), cutoff)
+    _check_separation(structure, edges, material_id)
+    return edges
 
