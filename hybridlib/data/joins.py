@@ -9,6 +9,8 @@ from collections import defaultdict
 import pandas as pd
 from pymatgen.core import Structure
 
+from .tables import require_columns
+
 __all__ = ["structure_key", "join_by_structure"]
 
 
@@ -36,6 +38,8 @@ def join_by_structure(left: pd.DataFrame, right: pd.DataFrame, *,
     """
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
+    for side, table in (("left", left), ("right", right)):
+        require_columns(table, ["structure"], f"the {side} table given to join_by_structure")
     buckets: dict[tuple, list[int]] = defaultdict(list)
     for j, s in enumerate(right["structure"]):
         buckets[structure_key(s)].append(j)

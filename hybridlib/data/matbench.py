@@ -97,6 +97,8 @@ def load_matbench_fold(task_name: str, fold: int = 0, profile: Profile | str | N
         from matbench.bench import MatbenchBenchmark
 
         task = MatbenchBenchmark(autoload=False, subset=[task_name]).tasks_map[task_name]
+    if fold not in list(task.folds):
+        raise ValueError(f"{task_name} has folds {list(task.folds)}, not {fold!r}")
     _cached_task_df(task, cache)
     target = MATBENCH_TASKS[task_name][0]
     train = _task_frame(*task.get_train_and_val_data(fold), target)
@@ -137,6 +139,16 @@ def injected_task(task_name: str, df: pd.DataFrame, n_folds: int = 5):
 
 
 def matbench_running_example(profile: Profile) -> pd.DataFrame:
+    """Fold 0 of ``matbench_mp_e_form`` with band gaps joined by structure and a val split.
+
+    Raises:
+        ValueError: the profile asks for the formula-grouped split (Matbench's official test
+            folds are random; only the offline sample can be split by formula).
+    """
+    if profile.data.split != "random":
+        raise ValueError(f"profile {profile.name!r} asks for the {profile.data.split!r} split, "
+                         "but Matbench's official test folds are random: use the offline "
+                         "sample (source='sample') for a formula-grouped split")
     e_form = load_matbench_fold("matbench_mp_e_form", 0, profile)
     gap = load_matbench_fold("matbench_mp_gap", 0, profile.with_(data={"n_materials": None}))
     gap_all = pd.concat([gap.train, gap.test], ignore_index=True)

@@ -16,11 +16,16 @@ from pymatgen.core import Structure
 
 from .paths import (DATA_ENV, SAMPLE_FILE, DataFormatError, DataNotFoundError,
                     EmptyDatasetError, data_dir, read_json_gz)
+from .tables import require_columns
 
-__all__ = ["TARGETS", "NO_PAULING_WARNING", "load_mp_sample", "clean_targets",
+__all__ = ["TARGETS", "TARGET_RANGES", "NO_PAULING_WARNING", "load_mp_sample", "clean_targets",
            "parse_structures", "add_descriptors"]
 
 TARGETS = ("e_form", "band_gap")
+#: Values each known target can take (formation energy in eV/atom, band gap in eV), bounds
+#: included. Materials Project formation energies lie within about -4.5..+4 eV/atom and its
+#: PBE band gaps within 0..18 eV; the bounds leave a wide margin.
+TARGET_RANGES = {"e_form": (-10.0, 10.0), "band_gap": (0.0, 50.0)}
 NO_PAULING_WARNING = "No Pauling electronegativity"  # pymatgen warns for He, Ar, ... (sorting formulas)
 
 
@@ -39,30 +44,59 @@ def parse_structures(records: list, path: Path) -> list[Structure]:
 
 def clean_targets(df: pd.DataFrame, targets: Iterable[str], *, strict: bool = False,
                   how: str = "any") -> pd.DataFrame:
-    """Drop rows whose targets are missing, NaN or infinite, with a counted warning.
+    """Drop rows whose targets are missing, NaN, infinite or physically impossible.
+
+    A value of a known target outside :data:`TARGET_RANGES` (a negative band gap, a formation
+    energy of 1e30 eV/atom) comes from a broken file or wrong units, never from a material:
+    it is treated as missing. The warning (or, with ``strict``, the error) counts the bad
+    values per target and names materials holding them.
 
     Args:
-        df: table with the target columns.
+        df: table with ``material_id`` and the target columns.
         targets: columns to check.
         strict: raise instead of dropping.
-        how: ``"any"`` drops a row when any target is bad, ``"all"`` only when all are.
+        how: ``"any"`` drops a row when any target is bad, ``"all"`` only when all are (the
+            impossible values of the rows kept become NaN).
 
     Raises:
-        DataFormatError: a bad target and ``strict=True``.
+        ValueError: ``how`` is neither ``"any"`` nor ``"all"``.
+        DataFormatError: a missing column, or a bad target and ``strict=True``.
         EmptyDatasetError: no row is left.
     """
+    if how not in ("any", "all"):
+        raise ValueError(f"how must be 'any' or 'all', got {how!r}")
     targets = list(targets)
+    require_columns(df, ["material_id", *targets], "the table given to clean_targets")
     values = df[targets].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values)
+    missing = ~np.isfinite(values)
+    low, high = (np.array([TARGET_RANGES.get(t, (-np.inf, np.inf))[side] for t in targets])
+                 for side in (0, 1))
+    outside = ~missing & ((values < low) | (values > high))
+    bad = missing | outside
     drop = bad.any(axis=1) if how == "any" else bad.all(axis=1)
-    if drop.any():
-        counts = {t: int(bad[:, i].sum()) for i, t in enumerate(targets) if bad[:, i].any()}
-        examples = df.loc[drop, "material_id"].head(3).tolist()
-        message = (f"{int(drop.sum())} of {len(df)} rows have missing/NaN/inf targets "
-                   f"{counts} (e.g. {examples})")
+    if drop.any() or outside.any():
+        ids = df["material_id"].to_numpy()
+        problems = []
+        for i, target in enumerate(targets):
+            if missing[:, i].any():
+                problems.append(f"{target}: {int(missing[:, i].sum())} missing/NaN/inf "
+                                f"(e.g. {ids[missing[:, i]][:3].tolist()})")
+            if outside[:, i].any():
+                first = int(np.flatnonzero(outside[:, i])[0])
+                problems.append(f"{target}: {int(outside[:, i].sum())} outside the possible "
+                                f"range [{low[i]:g}, {high[i]:g}] (e.g. {ids[first]!r} = "
+                                f"{values[first, i]:g})")
+        message = (f"{int(drop.sum())} of {len(df)} rows have bad targets: "
+                   f"{'; '.join(problems)}")
         if strict:
             raise DataFormatError(message)
-        warnings.warn(message + "; they are dropped", stacklevel=2)
+        warnings.warn(message + ("; they are dropped" if how == "any" else
+                                 "; rows with no good target are dropped, impossible values "
+                                 "of the others become NaN"), stacklevel=2)
+        if outside.any():
+            df = df.copy()
+            for i, target in enumerate(targets):
+                df.loc[outside[:, i], target] = np.nan
         df = df.loc[~drop].reset_index(drop=True)
     if df.empty:
         raise EmptyDatasetError(f"no rows left after dropping bad targets {targets}")

@@ -35,13 +35,14 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Element, Structure
 
+from ..constants import MAX_Z
+
 __all__ = ["PRESETS", "ElementCountGroup", "composition_features", "feature_labels",
            "featurize_frame", "parse_compositions"]
 
 PRESETS = ("magpie", "ward2016")
-MAX_Z = 118
 _ISCLOSE_ATOL, _ISCLOSE_RTOL = 1e-8, 1e-5  # numpy.isclose defaults, as matminer uses them
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: keyed on the compositions features are built from
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -316,28 +317,46 @@ def composition_features(compositions: Iterable, preset: str = "magpie", *,
     return pd.DataFrame(_assemble(groups, blocks), columns=feature_labels(preset))
 
 
+def _composition_key(item) -> object:
+    """What the features of one composition depend on: its species and amounts, in order."""
+    if isinstance(item, Structure):
+        item = item.composition
+    if isinstance(item, Composition):
+        return [(str(species), amount) for species, amount in item.items()]
+    return str(item)
+
+
 def featurize_frame(df: pd.DataFrame, preset: str = "magpie", *,
                     impute_nan: bool = True) -> np.ndarray:
     """Composition features of a table from :mod:`hybridlib.data`, cached on disk.
 
-    The cache key is a fingerprint of the material ids and formulas, the preset and the
-    matminer version; a damaged cache file is reported (warning) and rebuilt.
+    The features are computed from the ``structure`` column (its compositions), or from
+    ``formula`` when the table has no structures. The cache key is a fingerprint of exactly
+    what they are computed from (the column's name and every composition's species and
+    amounts, in row order), the preset, ``impute_nan`` and the matminer version; a damaged
+    cache file is reported (warning) and rebuilt.
 
     Returns:
         float array (len(df), D), rows in ``df`` order.
+
+    Raises:
+        DataFormatError: the table has neither a ``structure`` nor a ``formula`` column.
     """
     import matminer
 
     from ..cache import CacheCorruptedError, cached, fingerprint, load_arrays, save_arrays
     from ..data import cache_dir
+    from ..data.tables import require_columns
 
     _check_preset(preset)
-    key = fingerprint(list(df["material_id"]), list(df["formula"]), preset, impute_nan,
+    column = "structure" if "structure" in getattr(df, "columns", ()) else "formula"
+    require_columns(df, [column], "the table given to featurize_frame (structure or formula)")
+    source = list(df[column])
+    key = fingerprint(column, [_composition_key(item) for item in source], preset, impute_nan,
                       matminer.__version__, _CACHE_VERSION)
     path = cache_dir() / "features" / f"{preset}-{key}.npz"
 
     def build() -> np.ndarray:
-        source = df["structure"] if "structure" in df else df["formula"]
         return composition_features(source, preset, impute_nan=impute_nan).to_numpy()
 
     def load(p) -> np.ndarray:
