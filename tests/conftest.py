@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 import pytest
@@ -45,3 +46,13 @@ def shared_cache(monkeypatch):
     """
     if OUTER_CACHE:
         monkeypatch.setenv("HYBRIDLIB_CACHE_DIR", OUTER_CACHE)
+
+
+@pytest.fixture(autouse=True)
+def _no_test_experiment_outlives_its_test():
+    """Experiments a test registers (names starting with ``_``) must be gone after it, so
+    ``hl.experiments.available()`` and the warm-up never see them."""
+    yield
+    experiments = sys.modules.get("hybridlib.experiments")
+    leaked = sorted(n for n in getattr(experiments, "_EXPERIMENTS", {}) if n.startswith("_"))
+    assert leaked == [], f"test experiments left registered: {leaked}"

@@ -133,7 +133,7 @@ def _check_separation(structure: Structure, edges: "NeighborEdges",
     close = np.flatnonzero(edges.dist < MIN_SEPARATION)
     if len(close):
         e = int(close[np.argmin(edges.dist[close])])
-        i, j = int(edges.dst[e]), int(edges.src[e])
+        i, j = sorted((int(edges.dst[e]), int(edges.src[e])))
         raise InvalidStructureError(
             f"{describe(structure, material_id)}: atoms {i} ({structure[i].species_string}) "
             f"and {j} ({structure[j].species_string}) are {edges.dist[e]:.3f} A apart, closer "

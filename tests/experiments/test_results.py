@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import json
-import time
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +18,7 @@ from hybridlib import cache, results
 from hybridlib.experiments import Outcome, experiment_key, learning_curve, register, run
 
 CALLS: list[str] = []
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _frame(size: int, shift: float) -> pd.DataFrame:
@@ -23,18 +29,27 @@ def _frame(size: int, shift: float) -> pd.DataFrame:
                          "e_form": y, "e_form_pred": y + shift})
 
 
-@register("_toy")
 def _toy(ctx):
     CALLS.append("toy")
     size = ctx.profile.data.train_size or 4
     return Outcome(_frame(size, 0.5), train_seconds=1.5, extra={"n_train": size})
 
 
-@register("_toy_child", requires=("_toy",))
 def _toy_child(ctx):
     CALLS.append("child")
     parent = ctx.run("_toy").predictions
     return Outcome(parent.assign(e_form_pred=parent["e_form"]), train_seconds=0.0)
+
+
+@pytest.fixture(autouse=True)
+def _toy_experiments():
+    """Register the toy experiments for one test only (the global registry stays clean)."""
+    register("_toy")(_toy)
+    register("_toy_child", requires=("_toy",))(_toy_child)
+    CALLS.clear()
+    yield
+    for name in ("_toy", "_toy_child"):
+        hl.experiments._EXPERIMENTS.pop(name, None)
 
 
 @pytest.fixture
@@ -42,17 +57,10 @@ def profile():
     return hl.config.get_profile("ci").with_(training={"epochs": 1})
 
 
-@pytest.fixture(autouse=True)
-def _reset_calls():
-    CALLS.clear()
-
-
 def test_miss_then_hit_returns_the_stored_run(profile, tmp_path):
     first = run("_toy", profile, registry=tmp_path)
-    start = time.perf_counter()
     second = run("_toy", profile, registry=tmp_path)
-    assert time.perf_counter() - start < 1.0
-    assert CALLS == ["toy"]
+    assert CALLS == ["toy"]  # the second call read the stored run
     pd.testing.assert_frame_equal(first.predictions, second.predictions)
     assert second.profile == profile and second.key == first.key
     assert second.metrics["e_form"]["mae"] == pytest.approx(0.5)
@@ -170,7 +178,9 @@ def test_unknown_experiment_lists_the_available_ones():
     assert {"rf_magpie", "cgcnn", "late_fusion_val", "stacking"} <= set(hl.experiments.available())
 
 
-def test_learning_curve_runs_each_size_once_and_ends_with_the_ordinary_run(profile, tmp_path):
+def test_learning_curve_runs_each_size_once_and_ends_with_the_ordinary_run(profile, tmp_path,
+                                                                           mp_sample, monkeypatch):
+    monkeypatch.setattr(hl.data, "load_mp_sample", lambda *args, **kwargs: mp_sample)
     curve = learning_curve("_toy", [5, 10, 10_000], profile, registry=tmp_path)
     # sizes not smaller than the training split are replaced by the ordinary run (n_train 4)
     assert sorted(curve["train_size"]) == [4, 5, 10]
@@ -201,3 +211,92 @@ def test_a_frame_keys_runs_by_the_table_and_maps_single_targets(profile, tmp_pat
     assert plain.targets(["e_form", "band_gap"]) == ("e_form", "band_gap")
     with pytest.raises(ValueError, match="lacks columns"):
         Frame(table, ("e_form",))
+
+
+# ----------------------------------------------------------- the run asked for, or none
+
+def test_a_copied_run_file_is_not_served_as_another_run(profile, tmp_path):
+    """The probe: a copied ``rf_ward`` file was served as ``rf_magpie``."""
+    child = run("_toy_child", profile, registry=tmp_path)  # stores _toy (MAE 0.5) and child (0)
+    registry = results.Registry(tmp_path)
+    toy_file = registry.path("_toy", experiment_key("_toy", profile))
+    shutil.copyfile(registry.path("_toy_child", child.key), toy_file)
+    with pytest.warns(UserWarning, match=r"holds run '_toy_child'.*not the requested '_toy'"):
+        served = run("_toy", profile, registry=tmp_path)
+    assert served.name == "_toy" and served.metrics["e_form"]["mae"] == pytest.approx(0.5)
+    assert CALLS == ["child", "toy", "toy"]
+    with pytest.raises(results.RunMismatchError, match="mismatched: key, name"):
+        shutil.copyfile(registry.path("_toy_child", child.key), toy_file)
+        registry.load("_toy", experiment_key("_toy", profile))
+
+
+def test_a_stored_run_with_another_profile_is_refused(profile, tmp_path):
+    registry = results.Registry(tmp_path)
+    registry.save(results.Run("x", profile, {}, 1.0, _frame(2, 0.0), key="k"))
+    other = profile.with_(seed=7)
+    with pytest.raises(results.RunMismatchError, match="mismatched: profile"):
+        registry.load("x", "k", profile=other)
+    assert registry.load("x", "k", profile=profile).profile == profile
+    rebuilt = results.Run("x", other, {}, 2.0, _frame(2, 0.0), key="k")
+    with pytest.warns(UserWarning, match="mismatched: profile"):
+        assert registry.get_or_create("x", "k", lambda: rebuilt, profile=other).profile == other
+    assert registry.load("x", "k").train_seconds == 2.0
+
+
+def test_a_builder_returning_another_run_is_refused(profile, tmp_path):
+    registry = results.Registry(tmp_path)
+    wrong = results.Run("y", profile, {}, 1.0, _frame(2, 0.0), key="k")
+    with pytest.raises(ValueError, match="returned run 'y'"):
+        registry.get_or_create("x", "k", lambda: wrong)
+    assert registry.entries() == []
+
+
+@pytest.mark.parametrize("where", ["registry is a file", "parent is a file"])
+def test_an_unusable_registry_path_fails_before_training(profile, tmp_path, where):
+    """The probe: a registry path that is a file failed only after training, losing it."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    root = blocker if where == "registry is a file" else blocker / "runs"
+    with pytest.raises(cache.CacheNotWritableError, match="blocker"):
+        run("_toy", profile, registry=root)
+    assert CALLS == []
+
+
+REGISTRY_USER = """
+    import sys, time
+    import pandas as pd
+    from hybridlib.config import get_profile
+    from hybridlib.results import Registry, Run
+
+    root, log, tag = sys.argv[1:4]
+
+    def build():
+        with open(log, "a") as handle:
+            handle.write(tag + "\\n")
+        time.sleep(2.0)
+        frame = pd.DataFrame({"material_id": ["a"], "split": ["test"], "e_form": [0.0],
+                              "e_form_pred": [1.0]})
+        return Run("x", get_profile("ci"), {"trained_by": tag}, 2.0, frame, key="k")
+
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(Registry(root).get_or_create("x", "k", build).metrics["trained_by"])
+"""
+
+
+def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
+    log = tmp_path / "trained.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    users = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(REGISTRY_USER),
+                               str(tmp_path / "runs"), str(log), tag], env=env, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for tag in ("one", "two")]
+    for user in users:
+        assert user.stdout.readline().strip() == "ready"
+    for user in users:
+        user.stdin.write("go\n")
+        user.stdin.flush()
+    outputs = [user.communicate(timeout=180) for user in users]
+    assert [u.returncode for u in users] == [0, 0], outputs
+    (trainer,) = log.read_text().split()
+    assert [out.strip() for out, _ in outputs] == [trainer, trainer]

@@ -11,10 +11,10 @@ from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
 from hybridlib import graphs
-from hybridlib.graphs import (GraphParams, IsolatedAtomError, build_graphs, crystal_graph,
-                              graph_dataset, line_graph_pairs, neighbor_edges, reference_edges,
-                              reference_line_graph)
-from hybridlib.models.layers import AngleExpansion, GaussianExpansion, RBFExpansion
+from hybridlib.data import DataFormatError
+from hybridlib.graphs import (GraphParams, InvalidStructureError, IsolatedAtomError, build_graphs,
+                              crystal_graph, graph_dataset, line_graph_pairs, neighbor_edges,
+                              reference_edges, reference_line_graph)
 
 
 @pytest.fixture(scope="module")
@@ -170,24 +170,69 @@ def test_bad_inputs_raise(small_structures):
         build_graphs(small_structures[:2], targets=[1.0, float("nan")], ids=["x", "y"])
     with pytest.raises(ValueError, match="max_cutoff"):
         GraphParams(cutoff=20.0)
-    with pytest.raises(ValueError, match="no sites"):
+    with pytest.raises(InvalidStructureError, match="no sites"):
         neighbor_edges(Structure(Lattice.cubic(3.0), [], []))
 
 
-def test_expansions():
-    gaussian = GaussianExpansion()
-    assert gaussian.out_features == 41
-    d = torch.tensor([0.0, 1.3, 8.0])
-    expected = torch.exp(-(d[:, None] - torch.arange(41) * 0.2) ** 2 / 0.2**2)
-    torch.testing.assert_close(gaussian(d), expected)
-    angle = AngleExpansion()
-    assert angle.out_features == 40 and angle.gamma == pytest.approx(39 / 2)
-    out = angle(torch.tensor([-1.0, 1.0]))
-    assert out.shape == (2, 40) and out[0, 0] == 1.0 and out[1, -1] == 1.0
-    assert RBFExpansion(0.0, 8.0, 80).gamma == pytest.approx(79 / 8)
-    assert "41 centres" in repr(gaussian)
-    with pytest.raises(ValueError):
-        GaussianExpansion(step=0.0)
+# ------------------------------------------------------------- structures no graph can hold
+
+ROCKSALT = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def _with_site(species, coords, lattice=ROCKSALT.lattice) -> Structure:
+    return Structure(lattice, ["Na", species], [[0, 0, 0], coords])
+
+
+@pytest.mark.parametrize("structure, message", [
+    (_with_site("Cl", [0, 0, 0]), r"atoms 0 \(Na\) and 1 \(Cl\) are 0.000 A apart"),
+    (_with_site("Cl", [0.05, 0, 0]), r"0.282 A apart, closer than 0.5 A"),
+    (_with_site("Xx", [0.5, 0.5, 0.5]), r"holds 'Xx0\+' at site 1, which is not a chemical"),
+    (Structure(ROCKSALT.lattice, [{"Na": 0.5, "K": 0.5}, "Cl"], [[0, 0, 0], [0.5] * 3]),
+     r"is disordered: sites \[0\].*order it first"),
+    (_with_site("Cl", [0.5, 0.5, 0.5], Lattice([[5, 0, 0], [0, 5, 0], [0, 0, 0]])),
+     r"degenerate cell \(volume 0 A\^3\)"),
+    (_with_site("Cl", [0.5, 0.5, 0.5], Lattice([[5, 0, 0], [10, 0, 0], [0, 0, 5]])),
+     r"degenerate cell"),
+    (Structure(ROCKSALT.lattice, [], []), "has no sites"),
+], ids=["overlapping", "too-close", "fake-element", "disordered", "zero-volume", "coplanar",
+        "empty"])
+def test_structures_no_graph_can_hold_are_refused_by_name(structure, message):
+    """The probe: overlapping atoms gave NaN angles (and later a misleading "lower the
+    learning rate" error), a fake element a huge negative Z, disorder a pymatgen
+    AttributeError and a zero-volume cell a ZeroDivisionError, none naming the material."""
+    with pytest.raises(InvalidStructureError, match=r"'mp-bad' \(.*" + message):
+        crystal_graph(structure, line_graph=True, material_id="mp-bad")
+    with pytest.raises(InvalidStructureError, match="'mp-bad'"):
+        build_graphs([ROCKSALT, structure], line_graph=True, ids=["mp-ok", "mp-bad"])
+
+
+def test_the_shortest_real_bonds_are_kept():
+    hydrogen = Structure(Lattice.cubic(6.0), ["H", "H"], [[0, 0, 0], [0.74 / 6, 0, 0]])
+    graph = crystal_graph(hydrogen, line_graph=True)
+    assert graph.edge_dist.min() == pytest.approx(0.74, abs=1e-6)
+    assert torch.isfinite(graph.angle_cos).all()
+
+
+def test_bad_structures_and_columns_in_a_table_are_named(mp_small):
+    df = mp_small.iloc[:4].reset_index(drop=True)
+    disordered = Structure(ROCKSALT.lattice, [{"Na": 0.5, "K": 0.5}, "Cl"], [[0, 0, 0], [0.5] * 3])
+    for bad in (_with_site("Cl", [0, 0, 0]), disordered):
+        structures = list(df["structure"])
+        structures[2] = bad
+        with pytest.raises(InvalidStructureError, match=repr(df["material_id"].iat[2])):
+            graph_dataset(df.assign(structure=structures), targets=("e_form",))
+    with pytest.raises(DataFormatError, match=r"graph_dataset lacks the column\(s\) \['gap'\]"):
+        graph_dataset(mp_small.iloc[:4], targets=("gap",))
+    with pytest.raises(DataFormatError, match=r"\['structure'\]"):
+        graph_dataset(mp_small.iloc[:4].drop(columns="structure"))
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), -float("inf")])
+def test_non_finite_targets_are_refused_by_crystal_graph_too(bad):
+    with pytest.raises(ValueError, match=r"targets of structure 'mp-1' are NaN or infinite"):
+        crystal_graph(ROCKSALT, y=[1.0, bad], material_id="mp-1")
+    with pytest.raises(ValueError, match=r"structure 'b' are NaN or infinite.*1 of 2"):
+        build_graphs([ROCKSALT, ROCKSALT], targets=[[1.0], [bad]], ids=["a", "b"])
 
 
 def test_graph_dataset_cache_roundtrip_and_corruption(mp_small, monkeypatch, tmp_path):
@@ -233,3 +278,44 @@ def test_params_from_profile_dict_and_overrides(small_structures):
         build_graphs(small_structures[:1], params)[0].edge_index.size(1)
     assert crystal_graph(small_structures[0], max_neighbors=6, params=GraphParams()).num_edges == \
         crystal_graph(small_structures[0], params=params).num_edges
+
+
+# ------------------------------------------------------------- the cache follows content
+
+def _graph_files(tmp_path) -> set:
+    return set((tmp_path / "cache" / "graphs").glob("*.pt"))
+
+
+def test_graph_cache_follows_the_target_values(mp_small, tmp_path):
+    """The probe: after the data file's e_form changed, training read the old cached
+    targets (test MAE 1.108 instead of 0.330)."""
+    df = mp_small.iloc[:6].reset_index(drop=True)
+    before = graph_dataset(df, targets=("e_form",))
+    changed = df.assign(e_form=df["e_form"] + 1.0)
+    after = graph_dataset(changed, targets=("e_form",))
+    torch.testing.assert_close(torch.cat([g.y for g in after]),
+                               torch.cat([g.y for g in before]) + 1.0)
+    assert len(_graph_files(tmp_path)) == 2
+
+
+@pytest.mark.parametrize("change", ["move an atom", "swap a species", "strain the cell"])
+def test_graph_cache_follows_the_structures(mp_small, tmp_path, change):
+    """The probe: moving atoms by 0.3 A returned the old graph."""
+    df = mp_small[mp_small["n_sites"] >= 2].iloc[:4].reset_index(drop=True)
+    before = graph_dataset(df)
+    structure = df["structure"].iat[1].copy()
+    if change == "move an atom":
+        structure.translate_sites([0], [0.3, 0.0, 0.0], frac_coords=False)
+    elif change == "swap a species":
+        structure.replace(0, "Zn" if structure[0].species_string != "Zn" else "Cd")
+    else:
+        structure.scale_lattice(structure.volume * 1.05)
+    after = graph_dataset(df.assign(structure=[df["structure"].iat[0], structure,
+                                               *df["structure"].iloc[2:]]))
+    expected = crystal_graph(structure)
+    torch.testing.assert_close(after[1].edge_dist, expected.edge_dist)
+    torch.testing.assert_close(after[1].z, expected.z)
+    assert not (torch.equal(after[1].z, before[1].z)
+                and torch.equal(after[1].edge_dist, before[1].edge_dist))
+    torch.testing.assert_close(after[0].edge_dist, before[0].edge_dist)
+    assert len(_graph_files(tmp_path)) == 2
