@@ -62,7 +62,7 @@ class ElementCountGroup:
     amount: np.ndarray
 
 
-def _as_composition(item, index: int) -> Composition:
+def _as_composition(item, label: str) -> Composition:
     if isinstance(item, Composition):
         return item
     if isinstance(item, Structure):
@@ -71,25 +71,28 @@ def _as_composition(item, index: int) -> Composition:
         try:
             return Composition(item)
         except Exception as exc:  # pymatgen raises ValueError/KeyError for bad formulas
-            raise ValueError(f"composition #{index} {item!r} cannot be parsed: {exc}") from exc
-    raise TypeError(f"composition #{index} is a {type(item).__name__}; expected a formula "
+            raise ValueError(f"composition {label} {item!r} cannot be parsed: {exc}") from exc
+    raise TypeError(f"composition {label} is a {type(item).__name__}; expected a formula "
                     "string, a pymatgen Composition or a Structure")
 
 
-def _element_amounts(comp: Composition, index: int) -> dict[int, float]:
+def _element_amounts(comp: Composition, label: str) -> dict[int, float]:
     """{Z: amount} of one composition; species of one element (Fe2+, Fe3+) are merged."""
     amounts: dict[int, float] = {}
     for species, amount in comp.items():
         element = getattr(species, "element", species)  # Species -> Element
         if not isinstance(element, Element):
-            raise ValueError(f"composition #{index} ({comp.formula!r}): {species!s} is not a "
+            raise ValueError(f"composition {label} ({comp.formula!r}): {species!s} is not a "
                              "chemical element")
         amounts[element.Z] = amounts.get(element.Z, 0.0) + amount
     return amounts
 
 
-def parse_compositions(compositions: Iterable) -> list[ElementCountGroup]:
+def parse_compositions(compositions: Iterable, names: Sequence[str] | None = None
+                       ) -> list[ElementCountGroup]:
     """Formulas / Compositions / Structures -> groups of compositions with equal element counts.
+
+    ``names`` (e.g. material ids), one per composition, are quoted in error messages.
 
     Raises:
         ValueError: an empty composition, an unknown element or a dummy species
@@ -98,15 +101,17 @@ def parse_compositions(compositions: Iterable) -> list[ElementCountGroup]:
     rows: dict[int, list[int]] = {}
     zs: dict[int, list] = {}
     amounts: dict[int, list] = {}
+    names = None if names is None else list(names)
     for index, item in enumerate(compositions):
-        comp = _as_composition(item, index)
+        label = f"#{index}" if names is None else f"#{index} ({names[index]!r})"
+        comp = _as_composition(item, label)
         if all(type(species) is Element for species in comp):  # fast path: plain elements
             element_amounts = {species.Z: amount for species, amount in comp.items()}
         else:
-            element_amounts = _element_amounts(comp, index)
+            element_amounts = _element_amounts(comp, label)
         k = len(element_amounts)
         if k == 0:
-            raise ValueError(f"composition #{index} ({comp!r}) is empty")
+            raise ValueError(f"composition {label} ({comp!r}) is empty")
         rows.setdefault(k, []).append(index)
         zs.setdefault(k, []).extend(element_amounts)
         amounts.setdefault(k, []).extend(element_amounts.values())
@@ -286,7 +291,8 @@ def feature_labels(preset: str = "magpie") -> list[str]:
 
 
 def composition_features(compositions: Iterable, preset: str = "magpie", *,
-                         impute_nan: bool = True) -> pd.DataFrame:
+                         impute_nan: bool = True, names: Sequence[str] | None = None
+                         ) -> pd.DataFrame:
     """Composition features of many materials at once, equal to matminer's.
 
     Args:
@@ -295,6 +301,7 @@ def composition_features(compositions: Iterable, preset: str = "magpie", *,
         impute_nan: as matminer's ``impute_nan`` (its default, True): missing element data
             are replaced by the mean over all elements. With False, a feature is NaN exactly
             where matminer's is (e.g. statistics of noble-gas electronegativity).
+        names: one name per composition (e.g. material ids), quoted in error messages.
 
     Returns:
         DataFrame (n, D) with matminer's labels; "compound possible" is 1.0/0.0.
@@ -303,7 +310,7 @@ def composition_features(compositions: Iterable, preset: str = "magpie", *,
         ValueError: unknown preset, empty composition, unknown element or dummy species.
     """
     _check_preset(preset)
-    groups = parse_compositions(compositions)
+    groups = parse_compositions(compositions, names)
     magpie = _magpie_featurizer(impute_nan)
     table = _magpie_table(tuple(magpie.features), impute_nan)
     if preset == "magpie":
@@ -341,6 +348,7 @@ def featurize_frame(df: pd.DataFrame, preset: str = "magpie", *,
 
     Raises:
         DataFormatError: the table has neither a ``structure`` nor a ``formula`` column.
+        ValueError: a composition cannot be featurized (the message names the material).
     """
     import matminer
 
@@ -356,8 +364,11 @@ def featurize_frame(df: pd.DataFrame, preset: str = "magpie", *,
                       matminer.__version__, _CACHE_VERSION)
     path = cache_dir() / "features" / f"{preset}-{key}.npz"
 
+    names = list(df["material_id"]) if "material_id" in df.columns else None
+
     def build() -> np.ndarray:
-        return composition_features(source, preset, impute_nan=impute_nan).to_numpy()
+        return composition_features(source, preset, impute_nan=impute_nan,
+                                    names=names).to_numpy()
 
     def load(p) -> np.ndarray:
         features = load_arrays(p)["features"]

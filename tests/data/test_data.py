@@ -1,6 +1,7 @@
 """hybridlib.data: loading the real sample, bad input, joins, splits, Matbench code path."""
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import math
@@ -38,10 +39,16 @@ def _write_records(path, records):
     return path
 
 
-@pytest.fixture()
-def raw_records():
+@pytest.fixture(scope="module")
+def _first_records():
     with gzip.open(hd.data_dir() / hd.SAMPLE_FILE, "rt") as handle:
         return json.load(handle)[:20]
+
+
+@pytest.fixture()
+def raw_records(_first_records):
+    """The sample's first 20 records, a fresh copy for each test to damage."""
+    return copy.deepcopy(_first_records)
 
 
 def test_missing_data_dir_explains_where_and_alternative(tmp_path, monkeypatch):
@@ -103,7 +110,101 @@ def test_missing_field_is_reported(tmp_path, raw_records):
         hd.load_mp_sample(path)
 
 
+@pytest.mark.parametrize("target, value, message", [
+    ("band_gap", -0.5, r"band_gap: 1 outside the possible range \[0, 50\].*= -0.5"),
+    ("e_form", 1e30, r"e_form: 1 outside the possible range \[-10, 10\].*= 1e\+30"),
+    ("e_form", -1e30, r"e_form: 1 outside the possible range"),
+], ids=["negative-gap", "huge-energy", "huge-negative-energy"])
+def test_impossible_targets_are_rejected_by_name(tmp_path, raw_records, target, value, message):
+    """The probe: negative band gaps and 1e30 energies were accepted."""
+    raw_records[6][target] = value
+    name = raw_records[6]["material_id"]
+    path = _write_records(tmp_path / "r.json.gz", raw_records)
+    with pytest.warns(UserWarning, match=rf"1 of 20 rows have bad targets: {message}"):
+        df = hd.load_mp_sample(path)
+    assert name not in set(df["material_id"]) and len(df) == 19
+    with pytest.raises(hd.DataFormatError, match=repr(name)):
+        hd.load_mp_sample(path, strict=True)
+
+
+def test_clean_targets_modes_and_bad_arguments():
+    df = pd.DataFrame({"material_id": ["a", "b", "c", "d"], "e_form": [0.1, np.nan, 50.0, 0.2],
+                       "band_gap": [1.0, 2.0, 3.0, np.inf]})
+    with pytest.warns(UserWarning, match="3 of 4 rows"):
+        assert hd.clean_targets(df, ["e_form", "band_gap"])["material_id"].tolist() == ["a"]
+    with pytest.warns(UserWarning, match="impossible values of the others become NaN"):
+        kept = hd.clean_targets(df, ["e_form", "band_gap"], how="all")
+    assert kept["material_id"].tolist() == ["a", "b", "c", "d"]
+    assert np.isnan(kept["e_form"].iat[2]) and kept["band_gap"].iat[2] == 3.0
+    assert df["e_form"].iat[2] == 50.0  # the caller's table is not changed
+    with pytest.raises(ValueError, match="how must be 'any' or 'all', got 'bogus'"):
+        hd.clean_targets(df, ["e_form"], how="bogus")
+    with pytest.raises(hd.DataFormatError, match=r"clean_targets lacks the column\(s\) "
+                                                 r"\['gap'\]; it has \['material_id'"):
+        hd.clean_targets(df, ["gap"])
+
+
 # --------------------------------------------------------------------- splits
+
+@pytest.mark.parametrize("n", [-1, 2.5, True])
+def test_subsample_refuses_impossible_sizes(mp_small, n):
+    """The probe: subsample(n=-1) returned n - 1 rows."""
+    with pytest.raises(ValueError, match="non-negative whole number"):
+        hd.subsample(mp_small, n)
+    assert len(hd.subsample(mp_small, 0)) == 0 and len(hd.subsample(mp_small, 5.0)) == 5
+
+
+@pytest.mark.parametrize("call, table", [
+    (lambda df: hd.subsample(df, 3), "table given to subsample"),
+    (lambda df: hd.assign_splits(df, hl.config.get_profile("ci")), "table given to assign_splits"),
+    (lambda df: hd.join_by_structure(df, df), "left table given to join_by_structure"),
+], ids=["subsample", "assign_splits", "join_by_structure"])
+def test_missing_columns_name_the_columns_and_the_table(mp_small, call, table):
+    """The probe: missing columns gave raw pandas KeyErrors."""
+    with pytest.raises(hd.DataFormatError, match=rf"the {table} lacks the column"):
+        call(mp_small.iloc[:5].drop(columns=["material_id", "structure"]))
+
+
+def _formula_profile(seed: int = 0):
+    return hl.config.get_profile("ci").with_(seed=seed, data={"split": "formula"})
+
+
+def test_formula_split_keeps_every_formula_in_one_part(mp_sample):
+    df = hd.assign_splits(mp_sample, _formula_profile())
+    parts_per_formula = df.groupby("formula")["split"].nunique()
+    assert parts_per_formula.max() == 1
+    shared = df.groupby("formula").size()
+    assert (shared > 1).sum() > 200  # the sample has polymorphs, so the test is not empty
+    counts = df["split"].value_counts(normalize=True)
+    assert counts["test"] == pytest.approx(0.2, abs=0.02)
+    assert counts["val"] == pytest.approx(0.1, abs=0.02)
+    random = hd.assign_splits(mp_sample, hl.config.get_profile("ci"))
+    crossing = random.groupby("formula")["split"].nunique()
+    assert (crossing > 1).sum() > 100  # the random split does put polymorphs apart
+
+
+def test_formula_split_is_seeded_and_independent_of_row_order_and_ids(mp_sample):
+    df = mp_sample.iloc[:3000]
+    first = hd.assign_splits(df, _formula_profile()).set_index("material_id")["split"]
+    shuffled = hd.assign_splits(df.sample(frac=1.0, random_state=1), _formula_profile())
+    assert shuffled.set_index("material_id")["split"].loc[first.index].equals(first)
+    renamed = hd.assign_splits(df.assign(material_id=df["material_id"] + "-x"),
+                               _formula_profile())
+    assert renamed["split"].tolist() == first.tolist()
+    other = hd.assign_splits(df, _formula_profile(seed=1))["split"]
+    assert (other.to_numpy() != first.to_numpy()).mean() > 0.2
+    # unreduced formulas join their reduced formula's group
+    pair = pd.DataFrame({"material_id": ["a", "b"], "formula": ["Fe2O3", "Fe4O6"]})
+    assert hd.assign_splits(pair, _formula_profile())["split"].nunique() == 1
+
+
+def test_matbench_refuses_the_formula_split_and_unknown_folds(mp_small):
+    with pytest.raises(ValueError, match="official test folds are random"):
+        hd.matbench.matbench_running_example(_formula_profile())
+    task = hd.injected_task("matbench_mp_e_form", mp_small)
+    with pytest.raises(ValueError, match=r"has folds \[0, 1, 2, 3, 4\], not 5"):
+        hd.load_matbench_fold("matbench_mp_e_form", 5, "full", task=task)
+
 
 def test_split_is_deterministic_and_order_independent(mp_sample):
     ids = list(mp_sample["material_id"])
@@ -130,7 +231,8 @@ def test_bad_fractions_rejected():
         hd.split_ids(["a"], val_fraction=0.6, test_fraction=0.5)
 
 
-def test_subsample_and_split_are_independent(mp_sample):
+def test_subsample_and_split_are_independent(mp_sample, monkeypatch):
+    monkeypatch.setattr(hd.dataset, "load_mp_sample", lambda *args, **kwargs: mp_sample)
     profile = hl.config.get_profile("ci")
     df = hd.load_dataset(profile, source="sample")
     assert len(df) == profile.data.n_materials

@@ -180,7 +180,7 @@ def test_unknown_experiment_lists_the_available_ones():
 
 def test_learning_curve_runs_each_size_once_and_ends_with_the_ordinary_run(profile, tmp_path,
                                                                            mp_sample, monkeypatch):
-    monkeypatch.setattr(hl.data, "load_mp_sample", lambda *args, **kwargs: mp_sample)
+    monkeypatch.setattr(hl.data.dataset, "load_mp_sample", lambda *args, **kwargs: mp_sample)
     curve = learning_curve("_toy", [5, 10, 10_000], profile, registry=tmp_path)
     # sizes not smaller than the training split are replaced by the ordinary run (n_train 4)
     assert sorted(curve["train_size"]) == [4, 5, 10]

@@ -4,8 +4,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
-from pymatgen.core import Composition, DummySpecies, Element
+from pymatgen.core import Composition, DummySpecies, Element, Lattice, Structure
+
+from hybridlib.data import DataFormatError
 
 from hybridlib.features import (CGCNN_ATOM_FEATURE_DIM, cgcnn_atom_features,
                                 composition_features, feature_labels, feature_names,
@@ -141,6 +144,46 @@ def test_featurize_frame_is_cached_and_rebuilt_when_corrupted(mp_small, monkeypa
     np.testing.assert_array_equal(rebuilt, first)
     np.testing.assert_array_equal(featurize_frame(df.iloc[::-1], "ward2016"), first[::-1])
     assert len(list((tmp_path / "cache" / "features").glob("*.npz"))) == 2
+
+
+def _features_files(tmp_path) -> set:
+    return set((tmp_path / "cache" / "features").glob("*.npz"))
+
+
+def test_feature_cache_follows_the_structures_not_the_formula_column(mp_small, tmp_path):
+    """The probe: the cache was keyed on ``formula`` but the features built from
+    ``structure``, so a table whose structures changed got the old features."""
+    df = mp_small.iloc[:5].reset_index(drop=True)
+    first = featurize_frame(df, "magpie")
+    structures = list(df["structure"])
+    swapped = structures[3].copy()
+    swapped.replace_species({swapped[0].specie: "Xe" if swapped[0].specie.symbol != "Xe"
+                             else "Kr"})
+    structures[3] = swapped
+    changed = df.assign(structure=structures)  # the stale formula column is left as it was
+    second = featurize_frame(changed, "magpie")
+    np.testing.assert_array_equal(second, composition_features(structures, "magpie"))
+    assert not np.array_equal(second[3], first[3])
+    np.testing.assert_array_equal(np.delete(second, 3, axis=0), np.delete(first, 3, axis=0))
+    relabelled = df.assign(material_id=[f"other-{i}" for i in range(5)], formula="?")
+    np.testing.assert_array_equal(featurize_frame(relabelled, "magpie"), first)
+    assert len(_features_files(tmp_path)) == 2  # relabelling is not a change of content
+
+
+def test_feature_frame_without_structures_uses_the_formulas(tmp_path):
+    table = pd.DataFrame({"material_id": ["a", "b"], "formula": ["NaCl", "Fe2O3"]})
+    np.testing.assert_array_equal(featurize_frame(table, "magpie"),
+                                  composition_features(["NaCl", "Fe2O3"], "magpie"))
+    with pytest.raises(DataFormatError, match=r"featurize_frame.*lacks the column\(s\) \['formula'\]"):
+        featurize_frame(table.drop(columns="formula"), "magpie")
+
+
+def test_a_material_that_cannot_be_featurized_is_named(mp_small):
+    fake = Structure(Lattice.cubic(4.0), ["Na", "Xx"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    table = mp_small.iloc[:3].assign(structure=[*mp_small["structure"].iloc[:2], fake])
+    with pytest.raises(ValueError, match=rf"#2 \({table['material_id'].iat[2]!r}\).*Xx.*not a "
+                                         "chemical element"):
+        featurize_frame(table, "magpie")
 
 
 # ----------------------------------------------------------------- CGCNN atom features
