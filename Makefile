@@ -44,7 +44,7 @@ book: install
 
 test: install
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m hybridlib.experiments --jobs 2
-	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q
+	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q -m "slow or not slow"
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -q -p no:cacheprovider chapters
 
 check-book: install

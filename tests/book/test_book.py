@@ -121,13 +121,32 @@ def test_every_citation_keys_of_hybridlib_classes_is_in_the_bibliography(bib_key
 # --------------------------------------------------------------------------- _config.yml
 
 
-def test_config_builds_in_japanese_and_fails_on_errors(config):
-    assert config["sphinx"]["config"]["language"] == "ja"
-    assert "ハイブリッド" in config["title"]
-    execute = config["execute"]
-    assert execute["execute_notebooks"] == "cache"
-    assert execute["timeout"] >= 600 and execute["allow_errors"] is False
-    assert config["sphinx"]["config"]["nb_execution_raise_on_error"] is True
+@pytest.fixture(scope="module")
+def sphinx_config() -> dict:
+    """The Sphinx settings jupyter-book derives from _config.yml: what the build really uses
+    (a key in the wrong section of _config.yml is silently ignored there)."""
+    from jupyter_book.config import get_final_config
+
+    settings, _ = get_final_config(user_yaml=ROOT / "_config.yml",
+                                   cli_config={"latex_individualpages": False},
+                                   sourcedir=ROOT, raise_on_invalid=True)
+    return settings
+
+
+def _makefile_option(option: str) -> str:
+    """The value of ``--option=VALUE`` on the Makefile's nbval line."""
+    match = re.search(rf"--{option}=(\S+)", (ROOT / "Makefile").read_text())
+    assert match, f"the Makefile passes no --{option}"
+    return match.group(1)
+
+
+def test_the_build_runs_in_japanese_and_fails_on_a_failing_cell(sphinx_config, config):
+    assert sphinx_config["language"] == "ja" and "ハイブリッド" in config["title"]
+    assert sphinx_config["nb_execution_mode"] == "cache"
+    assert sphinx_config["nb_execution_raise_on_error"] is True
+    assert sphinx_config["nb_execution_allow_errors"] is False
+    # a cell that CI's nbval run lets finish must not time out in the book build
+    assert sphinx_config["nb_execution_timeout"] >= int(_makefile_option("nbval-cell-timeout"))
 
 
 def test_config_loads_the_extensions_and_the_bibliography(config):
@@ -161,12 +180,17 @@ def _excluded(config: dict, path: str) -> bool:
     return any(matcher("/".join(parts[:i])) for i in range(1, len(parts) + 1))
 
 
-def test_launch_buttons_come_from_the_one_repository_url(config):
-    url = config["repository"]["url"]
+def test_launch_buttons_open_the_repository_the_setup_cells_install(sphinx_config):
+    theme = sphinx_config["html_theme_options"]
+    url = theme["repository_url"]
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url)
-    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
-    assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
-    assert config["html"]["use_repository_button"] is True
+    assert theme["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert theme["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert theme["use_repository_button"] is True
+    installed = {re.search(r'REPOSITORY = "([^"]+)"', text).group(1)
+                 for text in [_setup_cell()] + [(ROOT / "chapters" / f"{c}.py").read_text(
+                     encoding="utf-8") for c in CHAPTERS]}
+    assert installed == {url}
 
 
 # --------------------------------------------------------------------------- _toc.yml
@@ -229,3 +253,35 @@ def test_instructor_page_and_readme_name_the_same_commands():
 
 def test_execution_times_page_uses_the_exec_table():
     assert "```{nb-exec-table}" in (ROOT / "book" / "execution_times.md").read_text()
+
+
+# --------------------------------------------------------------------------- test setup
+
+
+def _collected(test_file: Path, *args: str) -> str:
+    """pytest's tree of the tests it collects from ``test_file`` under this repository's
+    settings (``<Function test_x>`` lines)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-p", "no:cacheprovider",
+               "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(test_file), *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300).stdout
+
+
+def test_slow_tests_are_left_out_by_default_but_run_by_make_test(tmp_path):
+    import shlex
+
+    test_file = tmp_path / "test_marks.py"
+    test_file.write_text("import pytest\n\n@pytest.mark.slow\ndef test_long():\n    pass\n\n"
+                         "def test_short():\n    pass\n")
+    recipe = re.search(r"python -m pytest tests (.*)", (ROOT / "Makefile").read_text()).group(1)
+    make_args = [arg for arg in shlex.split(recipe) if arg != "-q"]  # keep the tree output
+    by_default, by_make = _collected(test_file), _collected(test_file, *make_args)
+    assert "<Function test_short>" in by_default and "<Function test_long>" not in by_default
+    assert "<Function test_short>" in by_make and "<Function test_long>" in by_make
+
+
+def test_every_test_runs_under_a_timeout(request):
+    assert request.config.pluginmanager.hasplugin("timeout")
+    assert 0 < float(request.config.getini("timeout")) <= 3600

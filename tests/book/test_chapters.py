@@ -19,8 +19,13 @@ def _cells(path: Path):
     return jupytext.read(path).cells
 
 
-def test_there_are_chapters():
-    assert len(CHAPTERS) >= 1
+def test_the_tests_cover_every_chapter_of_the_toc():
+    """Each test below runs once per chapter file: they must be exactly the book's chapters,
+    so no test passes by running over an empty or partial list."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    listed = re.findall(r"chapters/(05_\w+)", yaml.safe_dump(toc))
+    assert len(listed) == 8 and [p.stem for p in CHAPTERS] == listed
+    assert "05_8_exercises" not in [p.stem for p in SECTIONS] and len(SECTIONS) == 7
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
