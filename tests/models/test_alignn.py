@@ -161,13 +161,24 @@ def test_paper_configuration_has_the_reference_parameter_count():
     assert sum(p.numel() for p in model.parameters()) == 4_026_753
 
 
-def test_from_profile_uses_profile_sizes():
+def test_from_profile_builds_the_model_the_profile_sizes(structures):
+    """Each profile size reaches its own argument (two layer counts that differ would be
+    swapped unnoticed by a test on equal ones), and the output has one column per target."""
     from hybridlib.config import get_profile
 
-    book = get_profile("book")
-    model = ALIGNN.from_profile(book, n_targets=2)
-    assert (model.hidden, model.n_alignn, model.n_gcn, model.n_targets) == (
-        book.model.hidden, book.model.alignn_layers, book.model.gcn_layers, 2)
+    profile = get_profile("ci").with_(model={"hidden": 16, "alignn_layers": 1, "gcn_layers": 2})
+    model = ALIGNN.from_profile(profile, n_targets=2)
+    explicit = ALIGNN(2, hidden=16, alignn_layers=1, gcn_layers=2)
+    swapped = ALIGNN(2, hidden=16, alignn_layers=2, gcn_layers=1)
+    shapes = [p.shape for p in model.parameters()]
+    assert shapes == [p.shape for p in explicit.parameters()]
+    assert shapes != [p.shape for p in swapped.parameters()]
+    wider = ALIGNN.from_profile(profile.with_(model={"hidden": 32}), n_targets=2)
+    assert sum(p.numel() for p in wider.parameters()) > sum(p.numel() for p in model.parameters())
+    model.eval()
+    with torch.no_grad():
+        out = model(_batch([crystal_graph(s, line_graph=True) for s in structures]))
+    assert out.shape == (len(structures), 2) and torch.isfinite(out).all()
 
 
 def _rotated(structure: Structure, angles=(30.0, 45.0, 60.0)) -> Structure:

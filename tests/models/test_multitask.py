@@ -135,9 +135,18 @@ def test_band_gap_by_class_splits_metals_and_nonmetals():
     assert result["nonmetal"] == {"mae": pytest.approx(0.75), "n": 2}
 
 
-def test_multitask_experiments_are_registered():
+def test_multitask_experiments_are_distinct_runs_of_their_own_models():
+    """Each name is its own run (no two share a key, as a name registered twice over one
+    runner would) and its key follows the source of the model it trains."""
     import hybridlib as hl
 
-    names = set(hl.experiments.available())
-    assert {"megnet_e_form", "megnet_band_gap", "megnet_mt_equal", "megnet_mt_invvar",
-            "megnet_mt_seed", "megnet_mt_uncertainty", "alignn", "alignn_simple"} <= names
+    names = {"megnet_e_form": "models.megnet", "megnet_band_gap": "models.megnet",
+             "megnet_mt_equal": "models.multitask", "megnet_mt_invvar": "models.multitask",
+             "megnet_mt_seed": "models.multitask", "megnet_mt_uncertainty": "models.multitask",
+             "alignn": "models.alignn", "alignn_simple": "models.alignn"}
+    keys = {name: hl.experiments.experiment_key(name, "ci") for name in names}
+    assert len(set(keys.values())) == len(names)
+    runners = {hl.experiments._lookup(name).runner for name in names}
+    assert len(runners) == len(names)
+    for name, module in names.items():
+        assert {module, "train"} <= set(hl.experiments._lookup(name).modules), name

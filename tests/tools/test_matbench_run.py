@@ -62,9 +62,17 @@ def test_command_line_runs_a_graph_model_offline(tmp_path, monkeypatch, mp_sampl
                  "--folds", "0", "--out", str(tmp_path), "--profile", "ci"])
     results = _results(path, "matbench_mp_e_form")
     assert {fold for fold, entry in results.items() if entry.get("data")} == {"fold_0"}
-    assert len(results["fold_0"]["data"]) == 12
-    assert np.isfinite(list(results["fold_0"]["data"].values())).all()
-    assert results["fold_0"]["parameters"]["device"] in ("cpu", "cuda")
+    recorded, parameters = results["fold_0"]["data"], results["fold_0"]["parameters"]
+    task = hl.data.injected_task("matbench_mp_e_form", hl.data.subsample(mp_sample, 60))
+    ids = list(task.validation["fold_0"].test)
+    assert set(recorded) == set(ids) and len(recorded) == len(ids)
+    # each recorded prediction is the stored run's prediction for that very material
+    stored = hl.results.Registry().load("cgcnn", parameters["run_key"]).predictions
+    stored = stored[stored["split"] == "test"].set_index("material_id")["e_form_pred"]
+    np.testing.assert_allclose(list(recorded.values()), stored.loc[list(recorded)], rtol=1e-6)
+    truth = mp_sample.set_index("material_id")["e_form"]
+    assert results["fold_0"]["scores"]["mae"] == pytest.approx(
+        np.mean([abs(value - truth[i]) for i, value in recorded.items()]))
 
 
 def test_unknown_model_or_task_is_refused(sample, tiny):
