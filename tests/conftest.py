@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import textwrap
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +59,31 @@ def _no_test_experiment_outlives_its_test():
     experiments = sys.modules.get("hybridlib.experiments")
     leaked = sorted(n for n in getattr(experiments, "_EXPERIMENTS", {}) if n.startswith("_"))
     assert leaked == [], f"test experiments left registered: {leaked}"
+
+
+@pytest.fixture()
+def start_together():
+    """Run a Python script in several processes released at the same moment.
+
+    The script (this checkout's ``hybridlib`` on its path) prints ``ready``, then reads a
+    line from stdin before doing its work. ``start_together(script, [args, ...])`` returns
+    each process's ``(stdout, stderr)`` after checking that all exited cleanly.
+    """
+    root = Path(__file__).resolve().parents[1]
+
+    def start(script: str, argvs: list[list[str]], timeout: float = 180) -> list[tuple]:
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        processes = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *argv],
+                                      env=env, text=True, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                     for argv in argvs]
+        for process in processes:
+            assert process.stdout.readline().strip() == "ready", process.stderr.read()
+        for process in processes:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        outputs = [process.communicate(timeout=timeout) for process in processes]
+        assert [p.returncode for p in processes] == [0] * len(processes), outputs
+        return outputs
+
+    return start

@@ -2,12 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +13,6 @@ from hybridlib import cache, results
 from hybridlib.experiments import Outcome, experiment_key, learning_curve, register, run
 
 CALLS: list[str] = []
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _frame(size: int, shift: float) -> pd.DataFrame:
@@ -284,19 +278,9 @@ REGISTRY_USER = """
 """
 
 
-def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
+def test_two_processes_asking_for_one_run_train_it_once(tmp_path, start_together):
     log = tmp_path / "trained.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    users = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(REGISTRY_USER),
-                               str(tmp_path / "runs"), str(log), tag], env=env, text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) for tag in ("one", "two")]
-    for user in users:
-        assert user.stdout.readline().strip() == "ready"
-    for user in users:
-        user.stdin.write("go\n")
-        user.stdin.flush()
-    outputs = [user.communicate(timeout=180) for user in users]
-    assert [u.returncode for u in users] == [0, 0], outputs
+    outputs = start_together(REGISTRY_USER, [[str(tmp_path / "runs"), str(log), tag]
+                                             for tag in ("one", "two")])
     (trainer,) = log.read_text().split()
     assert [out.strip() for out, _ in outputs] == [trainer, trainer]
