@@ -93,7 +93,7 @@ def crystal_graph(structure: Structure, cutoff: float | None = None,
     """The crystal graph of one structure (optionally with its line graph).
 
     Args:
-        structure: a pymatgen ``Structure`` (ordered; occupancies are ignored).
+        structure: an ordered pymatgen ``Structure`` (see :func:`check_structure`).
         cutoff, max_neighbors: neighbour rule; None keeps ``params``' (default 8 A, 12).
         line_graph: also build ``lg_edge_index`` and ``angle_cos``.
         params: the other graph settings (:class:`GraphParams`).
