@@ -228,7 +228,7 @@ def run(name: str, profile: Profile | str | None = None, *,
                    train_seconds=float(outcome.train_seconds),
                    predictions=outcome.predictions.reset_index(drop=True), extra=extra, key=key)
 
-    return registry.get_or_create(name, key, build)
+    return registry.get_or_create(name, key, build, profile=profile)
 
 
 def learning_curve_profiles(profile: Profile | str | None = None,
