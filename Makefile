@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (see README):
 #   make book   - install, execute every chapter on the offline MP sample, build _build/html
-#   make test   - install, run the unit tests and nbval over every chapter (ci profile)
+#   make test   - install, run the unit tests and nbval over every chapter (ci profile), then
+#                 the Colab-path check (make colab-check)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
@@ -14,7 +15,7 @@ export HYBRIDLIB_CACHE_DIR ?= $(CURDIR)/.cache/hybridlib
 export MPLBACKEND ?= Agg
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install book test check-book students bench set-repo clean
+.PHONY: install book test colab-check check-book students bench set-repo clean
 
 install: $(STAMP)
 
@@ -46,6 +47,13 @@ test: install
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m hybridlib.experiments --jobs 2
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q -m "slow or not slow"
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -q -p no:cacheprovider chapters
+	$(MAKE) --no-print-directory colab-check
+
+# The Colab path on this machine: a fresh venv that already has torch, hybridlib installed by
+# the chapters' own setup cell from a git+file:// copy of this tree, one chapter and the
+# student notebook run from a folder outside the repository (tools/colab_check.py).
+colab-check: install
+	$(BIN)/python -m tools.colab_check
 
 check-book: install
 	$(BIN)/python -m tools.browser_check _build/html --screenshots _build/screenshots
@@ -56,10 +64,13 @@ students: install
 bench: install
 	$(BIN)/python -m tools.bench features
 
-# make set-repo URL=https://github.com/you/hybrid-book : launch buttons + Colab setup cells
+# make set-repo URL=https://github.com/you/hybrid-book : _config.yml, launch buttons, the Colab
+# cell and links of every chapter and of the student copy (book/instructor.md: then
+# make students, commit, push, hand out the Colab links)
 set-repo: install
 	test -n "$(URL)" || { echo "usage: make set-repo URL=https://github.com/you/hybrid-book"; exit 2; }
 	$(BIN)/python -m tools.set_repository "$(URL)"
 
+# Generated files only: students/ and everything else git tracks stay.
 clean:
-	rm -rf _build .cache students
+	rm -rf _build .cache grading_out

@@ -29,31 +29,12 @@
 # %% [markdown]
 # ## この節の実行方法
 #
-# 次のセルは Google Colab のときだけ、足りないパッケージ（`hybridlib` と、依存関係の古い`matbench` を `--no-deps` で）をインストールします。Colab ではオフラインのサンプルの代わりにMatbench をオンラインで読み込み、`ci` プロファイルの小さなサブセットを使います。ローカルでは何もしません（{doc}`../book/setup` を参照）。
+# 次のセルは Google Colab で開いたときだけ、この本のパッケージ `hybridlib`（Materials Project の実データのサンプルを同梱）をリポジトリから入れます。Colab の PyTorch はそのまま使い、手元の環境では何もしません。プロファイルを指定しなければ数分で終わる `ci` プロファイルで実行され、数値を出したプロファイルはこのあとの出力に表示されます（本のページは `book` プロファイルの結果です。詳しくは {doc}`../book/setup`）。
 
 # %% tags=["hide-cell", "remove-output"]
-# Colab 用のセットアップ（Colab の外では何もしない）
-import importlib.metadata
-import importlib.util
-import os
-import subprocess
 import sys
-
-REPOSITORY = "https://github.com/OWNER/hybrid-book"
 if "google.colab" in sys.modules:
-    def pip_install(*args):
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args],
-                       check=True)
-
-    if importlib.util.find_spec("hybridlib") is None:
-        # Colab の torch はそのまま使い、足りないパッケージだけを入れる
-        with open("/tmp/keep-torch.txt", "w") as pins:
-            pins.write(f"torch=={importlib.metadata.version('torch')}\n")
-        pip_install("-c", "/tmp/keep-torch.txt", f"git+{REPOSITORY}")
-        # matbench 0.6 は古い版を固定しているので依存関係なしで入れる
-        pip_install("--no-deps", "matbench==0.6")
-    os.environ.setdefault("HYBRIDLIB_SOURCE", "matbench")  # Matbench をオンラインで
-    os.environ.setdefault("HYBRIDLIB_PROFILE", "ci")  # 数分で終わる大きさ
+    # %pip install -q "hybridlib @ git+https://github.com/OWNER/hybrid-book"
 
 # %% [markdown]
 # `hl.setup()` で乱数の種をすべて固定し、図の日本語フォントを設定します。プロファイル（データ量と学習量の組）は環境変数 `HYBRIDLIB_PROFILE` で選ばれ、以下の数値はすべて、このプロファイルで実行したこのページ自身の結果です。

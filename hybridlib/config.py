@@ -3,8 +3,9 @@
 A :class:`Profile` is made of typed parts: :class:`DataConfig` (which materials, which
 split), :class:`GraphParams` (how crystal graphs are built), :class:`ModelConfig` (model
 sizes) and :class:`TrainingConfig` (the optimiser budget). ``HYBRIDLIB_PROFILE`` picks the
-profile (default ``book``; the test command sets ``ci``). :func:`resolve_profile` is the one
-place that turns "a profile, its name or nothing" into a profile.
+profile. Without it a chapter opened in JupyterLab or Colab runs the quick ``ci`` profile, so
+it finishes in minutes; ``make book`` sets ``book`` for the rendered book. :func:`resolve_profile`
+is the one place that turns "a profile, its name or nothing" into a profile.
 
 Introduced in: chapter 5.1.
 """
@@ -20,7 +21,8 @@ __all__ = ["DataConfig", "GraphParams", "ModelConfig", "TrainingConfig", "Profil
            "PROFILES", "PROFILE_ENV", "get_profile", "resolve_profile"]
 
 PROFILE_ENV = "HYBRIDLIB_PROFILE"
-DEFAULT_PROFILE = "book"
+#: The profile of a run that names none: quick, so an interactive session finishes in minutes.
+DEFAULT_PROFILE = "ci"
 SPLITS = ("random", "formula")
 
 
@@ -200,7 +202,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """Return the profile called ``name``, else the one ``HYBRIDLIB_PROFILE`` names.
+    """Return the profile called ``name``, else the one ``HYBRIDLIB_PROFILE`` names, else ``ci``.
 
     Raises:
         ValueError: the name is not one of ``ci``, ``book``, ``full``.

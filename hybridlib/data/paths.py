@@ -13,7 +13,8 @@ import zlib
 from pathlib import Path
 
 __all__ = ["DataNotFoundError", "DataFormatError", "EmptyDatasetError", "SAMPLE_FILE",
-           "PACKAGED_DATA_DIR", "DATA_ENV", "CACHE_ENV", "data_dir", "cache_dir", "read_json_gz"]
+           "PACKAGED_DATA_DIR", "DATA_ENV", "CACHE_ENV", "data_dir", "sample_path", "cache_dir",
+           "read_json_gz"]
 
 SAMPLE_FILE = "mp_hybrid_sample.json.gz"
 DATA_ENV, CACHE_ENV = "HYBRIDLIB_DATA_DIR", "HYBRIDLIB_CACHE_DIR"
@@ -37,6 +38,27 @@ def data_dir() -> Path:
     """Folder holding the offline sample: ``$HYBRIDLIB_DATA_DIR``, else the packaged copy."""
     env = os.environ.get(DATA_ENV)
     return Path(env).expanduser() if env else PACKAGED_DATA_DIR
+
+
+def sample_path() -> Path:
+    """The offline sample file in :func:`data_dir`.
+
+    Raises:
+        DataNotFoundError: it is not there; the message names the folder looked in.
+    """
+    folder = data_dir()
+    path = folder / SAMPLE_FILE
+    if path.is_file():
+        return path
+    env = os.environ.get(DATA_ENV)
+    if env:
+        raise DataNotFoundError(
+            f"offline sample not found: no {SAMPLE_FILE} in {folder} (${DATA_ENV}={env!r}); "
+            f"unset {DATA_ENV} to read the copy shipped with the package, or point it at a "
+            f"folder holding {SAMPLE_FILE}")
+    raise DataNotFoundError(
+        f"the sample shipped with the package is missing from {folder}: reinstall hybridlib, "
+        f"or set {DATA_ENV} to a folder holding {SAMPLE_FILE}")
 
 
 def cache_dir() -> Path:
