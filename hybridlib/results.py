@@ -179,14 +179,13 @@ def data_fingerprint(source: str | None = None) -> str:
     mtime, so a registry hit never parses it); Matbench by its task names, whose data are
     fixed by the benchmark.
     """
-    from . import data
+    from .data import MATBENCH_TASKS
+    from .data.dataset import data_source
+    from .data.paths import sample_path
 
-    sample = data.data_dir() / data.SAMPLE_FILE
-    source = source or os.environ.get("HYBRIDLIB_SOURCE") or (
-        "sample" if sample.is_file() else "matbench")
-    if source == "sample":
-        return cache.fingerprint("sample", _file_digest(sample))
-    return cache.fingerprint("matbench", sorted(data.MATBENCH_TASKS))
+    if data_source(source) == "sample":
+        return cache.fingerprint("sample", _file_digest(sample_path()))
+    return cache.fingerprint("matbench", sorted(MATBENCH_TASKS))
 
 
 def run_key(name: str, profile: Profile, data_fp: str, code: str,

@@ -12,11 +12,11 @@ Introduced in: chapter 5.1.
 """
 from __future__ import annotations
 
-from .dataset import load_dataset
+from .dataset import SOURCE_ENV, SOURCES, data_source, load_dataset
 from .joins import join_by_structure, structure_key
 from .matbench import MATBENCH_TASKS, MatbenchFold, injected_task, load_matbench_fold
 from .paths import (CACHE_ENV, DATA_ENV, PACKAGED_DATA_DIR, SAMPLE_FILE, DataFormatError,
-                    DataNotFoundError, EmptyDatasetError, cache_dir, data_dir)
+                    DataNotFoundError, EmptyDatasetError, cache_dir, data_dir, sample_path)
 from .sample import TARGET_RANGES, TARGETS, clean_targets, load_mp_sample
 from .splits import assign_splits, reduced_formula, split_ids, subsample
 from .tables import require_columns
@@ -27,5 +27,6 @@ __all__ = [
     "data_dir", "cache_dir", "load_mp_sample", "clean_targets", "subsample",
     "split_ids", "assign_splits", "load_dataset", "structure_key",
     "join_by_structure", "MatbenchFold", "load_matbench_fold", "injected_task",
-    "TARGET_RANGES", "reduced_formula", "require_columns",
+    "TARGET_RANGES", "reduced_formula", "require_columns", "SOURCE_ENV", "SOURCES",
+    "data_source", "sample_path",
 ]

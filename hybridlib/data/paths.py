@@ -65,7 +65,12 @@ def cache_dir() -> Path:
     """Folder for caches and the run registry: ``$HYBRIDLIB_CACHE_DIR`` or ``~/.cache/hybridlib``."""
     env = os.environ.get(CACHE_ENV)
     path = Path(env).expanduser() if env else Path.home() / ".cache" / "hybridlib"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise NotADirectoryError(
+            f"the cache folder {path} (${CACHE_ENV}) is a file or lies under one; point "
+            f"{CACHE_ENV} at a folder") from exc
     return path
 
 

@@ -5,7 +5,6 @@ Introduced in: chapter 5.1.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from pathlib import Path
 from typing import Iterable
@@ -14,8 +13,8 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
-from .paths import (DATA_ENV, SAMPLE_FILE, DataFormatError, DataNotFoundError,
-                    EmptyDatasetError, data_dir, read_json_gz)
+from .paths import (DataFormatError, DataNotFoundError, EmptyDatasetError, read_json_gz,
+                    sample_path)
 from .tables import require_columns
 
 __all__ = ["TARGETS", "TARGET_RANGES", "NO_PAULING_WARNING", "load_mp_sample", "clean_targets",
@@ -107,20 +106,16 @@ def load_mp_sample(path: str | Path | None = None, *, strict: bool = False) -> p
     """Load the offline MP sample as a table.
 
     Args:
-        path: the ``.json.gz`` file; default ``data_dir() / SAMPLE_FILE``.
+        path: the ``.json.gz`` file; default :func:`hybridlib.data.paths.sample_path`.
         strict: raise on bad targets instead of dropping them with a warning.
 
     Returns:
         DataFrame with ``material_id, formula, structure, e_form, band_gap, n_sites,
         n_elements``, one row per material, in file order.
     """
-    path = Path(path) if path is not None else data_dir() / SAMPLE_FILE
+    path = Path(path) if path is not None else sample_path()
     if not path.is_file():
-        raise DataNotFoundError(
-            f"offline sample not found: {path}. ${DATA_ENV} is "
-            f"{os.environ.get(DATA_ENV)!r}; unset it to read the copy shipped with the "
-            f"package, or point it at a folder holding {SAMPLE_FILE}."
-        )
+        raise DataNotFoundError(f"offline sample not found: {path}")
     records = read_json_gz(path)
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataFormatError(f"{path}: expected a JSON list of records")

@@ -48,18 +48,6 @@ def test_chapter_shape(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_colab_setup_cell_points_at_the_configured_repository(path):
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    url = config["repository"]["url"]
-    code = [c.source for c in _cells(path) if c.cell_type == "code"]
-    setup = next((c for c in code if "google.colab" in c), None)
-    assert setup is not None, "no Colab-guarded setup cell"
-    assert f'REPOSITORY = "{url}"' in setup
-    assert "--no-deps" in setup and "matbench==0.6" in setup
-    assert code.index(setup) <= 1, "the setup cell must come first"
-
-
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_no_seed_metric_typed_in_prose(path):
     for cell in _cells(path):
         if cell.cell_type != "markdown":

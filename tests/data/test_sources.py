@@ -152,3 +152,13 @@ def test_smaller_profiles_draw_a_subset_of_the_larger_ones(mp_sample):
     small = set(hd.subsample(mp_sample, ci.data.n_materials, ci.seed)["material_id"])
     large = set(hd.subsample(mp_sample, book.data.n_materials, book.seed)["material_id"])
     assert len(small) == ci.data.n_materials and small < large
+
+
+def test_a_cache_folder_that_is_a_file_is_named(tmp_path, monkeypatch):
+    import hybridlib as hl
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("HYBRIDLIB_CACHE_DIR", str(blocker))
+    with pytest.raises(NotADirectoryError, match="HYBRIDLIB_CACHE_DIR"):
+        hl.data.cache_dir()
