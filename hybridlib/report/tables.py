@@ -12,7 +12,11 @@ import pandas as pd
 from ..config import Profile
 
 __all__ = ["MODELS", "MULTITASK_RUNS", "metrics_table", "multitask_table", "transfer_table",
-           "pareto_front", "total_seconds"]
+           "pareto_front", "total_seconds",
+           # statistics section
+           "SEEDS", "test_predictions", "ranked_table", "stored_run", "seed_table",
+           "unseen_formula_table", "formula_split_profile", "grouped_split_table",
+           "transfer_intervals"]
 
 #: experiment name -> (display name, family)
 MODELS: dict[str, tuple[str, str]] = {
@@ -124,3 +128,204 @@ def pareto_front(table: pd.DataFrame, error: str = "mae", cost: str = "train_tim
     dominated = [bool(((values <= row).all(axis=1) & (values < row).any(axis=1)).any())
                  for row in values]
     return pd.Series([not d for d in dominated], index=table.index, name="pareto")
+
+
+# =============================================================================================
+# Intervals, ranks with ties, seeds and unseen formulas (from the stored predictions only;
+# the statistics live in :mod:`hybridlib.report.stats` and :mod:`hybridlib.report.claims`).
+# Introduced in: chapter 5.3 (intervals) and 5.6 (ranks, seeds, unseen formulas, split).
+# =============================================================================================
+
+#: Seeds of the repeated trainings (``profile.with_(seed=k)``); seed 0 is the ordinary run.
+SEEDS = (0, 1, 2)
+
+
+def test_predictions(names: Iterable[str], target: str = "e_form",
+                     profile: Profile | str | None = None) -> pd.DataFrame:
+    """Test predictions of ``target`` by each experiment, one row per material.
+
+    Returns:
+        Index ``material_id``; column ``y`` and one column per experiment
+        (:func:`hybridlib.report.stats.aligned_predictions`).
+    """
+    from ..experiments import run
+    from .stats import aligned_predictions
+
+    return aligned_predictions({name: run(name, profile) for name in names}, target)
+
+
+def ranked_table(names: Iterable[str], target: str = "e_form",
+                 profile: Profile | str | None = None, *,
+                 unranked: Iterable[str] = ()) -> pd.DataFrame:
+    """:func:`metrics_table` with MAE intervals and ranks that mark ties.
+
+    Args:
+        unranked: experiments shown for comparison but left out of the ranking (e.g. the
+            leaky ``late_fusion_train``); their rank is NaN and their label ``"—"``.
+
+    Returns:
+        :func:`metrics_table` columns plus ``mae_low, mae_high`` (bootstrap 95 % interval of
+        the MAE), ``rank, tied, label`` and ``diff_best, diff_low, diff_high`` (MAE minus
+        that of the best ranked run, paired interval) from
+        :func:`hybridlib.report.claims.rank_with_ties`; sorted by rank, then MAE.
+    """
+    from .claims import rank_with_ties
+    from .stats import mae_interval
+
+    names = list(names)
+    table = metrics_table(names, target, profile).set_index("experiment")
+    predictions = test_predictions(table.index, target, profile)
+    intervals = {n: mae_interval(predictions["y"], predictions[n]) for n in table.index}
+    table["mae_low"] = [intervals[n].low for n in table.index]
+    table["mae_high"] = [intervals[n].high for n in table.index]
+    ranked = [n for n in table.index if n not in set(unranked)]
+    ranks = rank_with_ties(predictions[["y", *ranked]]).drop(columns="mae")
+    table = table.join(ranks)
+    table["label"] = table["label"].fillna("—")
+    table["tied"] = table["tied"].fillna(False).astype(bool)
+    return table.sort_values(["rank", "mae"], na_position="last").reset_index()
+
+
+def stored_run(name: str, profile: Profile | str | None = None):
+    """The stored run of ``name`` under ``profile``, or ``None``; never trains."""
+    from ..experiments import experiment_key
+    from ..results import Registry
+
+    try:
+        return Registry().load(name, experiment_key(name, profile))
+    except FileNotFoundError:
+        return None
+
+
+def seed_table(names: Iterable[str], target: str = "e_form",
+               profile: Profile | str | None = None,
+               seeds: Iterable[int] = SEEDS) -> pd.DataFrame:
+    """Test MAE over the stored repeated trainings (``profile.with_(seed=k)``) of each run.
+
+    Runs that are not stored are skipped (nothing is trained here), so on a profile without
+    seed runs ``n_seeds`` is 1 and ``mae_sd`` NaN.
+
+    Returns:
+        Index: experiment; ``n_seeds, mae_mean, mae_sd, seeds`` (the seeds found) and
+        ``same_test_rows`` (whether all those runs were tested on the same materials; the
+        seed also draws the split, so usually not).
+    """
+    from ..config import resolve_profile
+    from .stats import seed_summary
+
+    profile = resolve_profile(profile)
+    rows = {}
+    for name in names:
+        found = {k: stored_run(name, profile.with_(seed=k)) for k in seeds}
+        found = {k: r for k, r in found.items() if r is not None and target in r.metrics}
+        if not found:
+            continue
+        summary = seed_summary(r.metrics[target]["mae"] for r in found.values())
+        tests = {frozenset(r.predictions.loc[r.predictions["split"] == "test", "material_id"])
+                 for r in found.values()}
+        rows[name] = {"n_seeds": summary["n"], "mae_mean": summary["mean"],
+                      "mae_sd": summary["sd"], "seeds": tuple(found),
+                      "same_test_rows": len(tests) == 1}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def unseen_formula_table(names: Iterable[str], target: str = "e_form",
+                         profile: Profile | str | None = None,
+                         dataset: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Test MAE on the materials whose reduced formula has no training material, and on the rest.
+
+    Args:
+        dataset: the profile's table (``hl.data.load_dataset(profile)``), if already loaded.
+
+    Returns:
+        Index: experiment; ``mae`` (all test rows), ``mae_unseen, unseen_low, unseen_high``
+        (with the bootstrap interval), ``mae_seen, n_unseen, n_seen``.
+    """
+    from ..data import load_dataset
+    from .stats import mae_interval, unseen_formula_ids
+
+    dataset = load_dataset(profile) if dataset is None else dataset
+    predictions = test_predictions(names, target, profile)
+    unseen = predictions.index.isin(unseen_formula_ids(dataset))
+    rows = {}
+    for name in predictions.columns.drop("y"):
+        part = mae_interval(predictions.loc[unseen, "y"], predictions.loc[unseen, name])
+        seen = (predictions.loc[~unseen, name] - predictions.loc[~unseen, "y"]).abs().mean()
+        rows[name] = {"mae": (predictions[name] - predictions["y"]).abs().mean(),
+                      "mae_unseen": part.estimate, "unseen_low": part.low,
+                      "unseen_high": part.high, "mae_seen": seen,
+                      "n_unseen": int(unseen.sum()), "n_seen": int((~unseen).sum())}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def formula_split_profile(profile: Profile | str | None = None) -> Profile | None:
+    """The profile with the formula-grouped split, or ``None`` if the data ignore it.
+
+    The split counts as implemented when no test material of that profile's table shares
+    its reduced formula with a training material.
+    """
+    from ..config import resolve_profile
+    from ..data import load_dataset
+    from .stats import unseen_formula_ids
+
+    grouped = resolve_profile(profile).with_(data={"split": "formula"})
+    table = load_dataset(grouped)
+    n_test = int((table["split"] == "test").sum())
+    return grouped if n_test and len(unseen_formula_ids(table)) == n_test else None
+
+
+def grouped_split_table(names: Iterable[str], target: str = "e_form",
+                        profile: Profile | str | None = None) -> pd.DataFrame:
+    """Test MAE with the random split and with the formula-grouped split, side by side.
+
+    Reads stored runs only: experiments without a stored formula-split run are left out,
+    and the table is empty when the data ignore ``split="formula"``
+    (:func:`formula_split_profile`).
+
+    Returns:
+        Index: experiment; ``model, mae_random, random_low, random_high, mae_formula,
+        formula_low, formula_high, change_pct`` (formula vs random, %), ``n_test_formula``.
+    """
+    from ..experiments import run
+    from .stats import mae_interval
+
+    grouped = formula_split_profile(profile)
+    rows = {}
+    for name in names if grouped is not None else ():
+        other = stored_run(name, grouped)
+        if other is None or target not in other.metrics:
+            continue
+        ordinary = run(name, profile)
+        a, b = (mae_interval(*r.arrays(target, "test")) for r in (ordinary, other))
+        rows[name] = {"model": MODELS.get(name, (name, ""))[0],
+                      "mae_random": a.estimate, "random_low": a.low, "random_high": a.high,
+                      "mae_formula": b.estimate, "formula_low": b.low, "formula_high": b.high,
+                      "change_pct": 100 * (b.estimate / a.estimate - 1), "n_test_formula": b.n}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def transfer_intervals(profile: Profile | str | None = None,
+                       names: Iterable[str] = MULTITASK_RUNS[2:]) -> pd.DataFrame:
+    """Each multitask run against its single-task baseline, per target, with paired intervals.
+
+    Returns:
+        One row per (run, target): ``experiment, model, target, single_mae, multi_mae,
+        diff, diff_low, diff_high`` (multi minus single) and ``verdict``: ``"better"``,
+        ``"worse"`` (negative transfer beyond doubt) or ``"tie"``.
+    """
+    from .claims import compare
+
+    baselines = {"e_form": "megnet_e_form", "band_gap": "megnet_band_gap"}
+    names, rows = list(names), []
+    for target, single in baselines.items():
+        predictions = test_predictions([single, *names], target, profile)
+        for name in names:
+            result = compare(predictions, name, single)
+            d = result.difference
+            rows.append({"experiment": name, "model": MODELS.get(name, (name, ""))[0],
+                         "target": target, "single_mae": (predictions[single]
+                                                          - predictions["y"]).abs().mean(),
+                         "multi_mae": (predictions[name] - predictions["y"]).abs().mean(),
+                         "diff": d.estimate, "diff_low": d.low, "diff_high": d.high,
+                         "verdict": result.verdict})
+    return pd.DataFrame(rows)
