@@ -16,7 +16,7 @@ __all__ = ["MODELS", "MULTITASK_RUNS", "metrics_table", "multitask_table", "tran
            # statistics section
            "SEEDS", "test_predictions", "ranked_table", "stored_run", "seed_table",
            "unseen_formula_table", "formula_split_profile", "grouped_split_table",
-           "transfer_intervals"]
+           "SINGLE_TASK_BASELINES", "transfer_intervals"]
 
 #: experiment name -> (display name, family)
 MODELS: dict[str, tuple[str, str]] = {
@@ -182,7 +182,7 @@ def ranked_table(names: Iterable[str], target: str = "e_form",
     ranks = rank_with_ties(predictions[["y", *ranked]]).drop(columns="mae")
     table = table.join(ranks)
     table["label"] = table["label"].fillna("—")
-    table["tied"] = table["tied"].fillna(False).astype(bool)
+    table["tied"] = table["tied"].eq(True)
     return table.sort_values(["rank", "mae"], na_position="last").reset_index()
 
 
@@ -304,9 +304,17 @@ def grouped_split_table(names: Iterable[str], target: str = "e_form",
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+#: target -> the single-task MEGNet run that multitask runs are compared with.
+SINGLE_TASK_BASELINES = {"e_form": "megnet_e_form", "band_gap": "megnet_band_gap"}
+
+
 def transfer_intervals(profile: Profile | str | None = None,
-                       names: Iterable[str] = MULTITASK_RUNS[2:]) -> pd.DataFrame:
+                       names: Iterable[str] = MULTITASK_RUNS[2:],
+                       baselines: dict[str, str] = SINGLE_TASK_BASELINES) -> pd.DataFrame:
     """Each multitask run against its single-task baseline, per target, with paired intervals.
+
+    Args:
+        baselines: target -> single-task experiment.
 
     Returns:
         One row per (run, target): ``experiment, model, target, single_mae, multi_mae,
@@ -315,7 +323,6 @@ def transfer_intervals(profile: Profile | str | None = None,
     """
     from .claims import compare
 
-    baselines = {"e_form": "megnet_e_form", "band_gap": "megnet_band_gap"}
     names, rows = list(names), []
     for target, single in baselines.items():
         predictions = test_predictions([single, *names], target, profile)
