@@ -25,8 +25,8 @@ import pandas as pd
 from .stats import (LEVEL, N_BOOT, Interval, bootstrap_means, mae_difference,
                     percentile_interval)
 
-__all__ = ["ClaimError", "Comparison", "compare", "rank_with_ties", "require",
-           "require_winner"]
+__all__ = ["ClaimError", "Comparison", "compare", "rank_with_ties", "top_group", "listing",
+           "require", "require_winner"]
 
 
 class ClaimError(AssertionError):
@@ -120,8 +120,9 @@ def rank_with_ties(predictions: pd.DataFrame, *, n_boot: int = N_BOOT, level: fl
 
     Returns:
         Index: run; columns ``mae, rank, tied`` (another run has the same rank),
-        ``label`` (``"1"``, or ``"1="`` for a tie), ``diff_best, diff_low, diff_high``
-        (MAE minus that of the lowest-MAE run, with its interval), sorted by rank then MAE.
+        ``label`` (``"1"``, or ``"1="`` for a tie), ``diff_best, diff_best_low,
+        diff_best_high`` (MAE minus that of the lowest-MAE run, with its interval); sorted
+        by rank, then MAE.
     """
     names = [c for c in predictions.columns if c != "y"]
     if not names:
@@ -140,12 +141,29 @@ def rank_with_ties(predictions: pd.DataFrame, *, n_boot: int = N_BOOT, level: fl
               else (0.0, 0.0) for i in range(len(names))]
     table = pd.DataFrame({"mae": mae, "rank": beaten_by + 1,
                           "diff_best": mae - mae[best],
-                          "diff_low": [b[0] for b in bounds],
-                          "diff_high": [b[1] for b in bounds]}, index=pd.Index(names))
+                          "diff_best_low": [b[0] for b in bounds],
+                          "diff_best_high": [b[1] for b in bounds]}, index=pd.Index(names))
     table.insert(2, "tied", table["rank"].duplicated(keep=False))
     table.insert(3, "label", [f"{r}=" if t else f"{r}" for r, t in
                               zip(table["rank"], table["tied"])])
     return table.sort_values(["rank", "mae"])
+
+
+def top_group(ranked: pd.DataFrame) -> list[str]:
+    """Runs of rank 1 (no other run is better beyond doubt), lowest MAE first.
+
+    Args:
+        ranked: :func:`rank_with_ties` output, or a table with ``experiment`` and ``rank``
+            columns (:func:`hybridlib.report.tables.ranked_table`).
+    """
+    table = ranked.set_index("experiment") if "experiment" in ranked else ranked
+    return list(table.index[table["rank"] == 1])
+
+
+def listing(items) -> str:
+    """Japanese enumeration: ``"A、B、C"`` (``"なし"`` when empty)."""
+    items = [str(item) for item in items]
+    return "、".join(items) if items else "なし"
 
 
 def require(condition: bool, claim: str) -> None:

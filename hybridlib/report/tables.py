@@ -14,9 +14,10 @@ from ..config import Profile
 __all__ = ["MODELS", "MULTITASK_RUNS", "metrics_table", "multitask_table", "transfer_table",
            "pareto_front", "total_seconds",
            # statistics section
-           "SEEDS", "test_predictions", "ranked_table", "stored_run", "seed_table",
+           "SEEDS", "test_predictions", "ranked_table", "difference_table",
+           "error_by_class_table", "stored_run", "seed_table",
            "unseen_formula_table", "formula_split_profile", "grouped_split_table",
-           "SINGLE_TASK_BASELINES", "transfer_intervals"]
+           "SINGLE_TASK_BASELINES", "transfer_intervals", "interval_column"]
 
 #: experiment name -> (display name, family)
 MODELS: dict[str, tuple[str, str]] = {
@@ -165,8 +166,8 @@ def ranked_table(names: Iterable[str], target: str = "e_form",
 
     Returns:
         :func:`metrics_table` columns plus ``mae_low, mae_high`` (bootstrap 95 % interval of
-        the MAE), ``rank, tied, label`` and ``diff_best, diff_low, diff_high`` (MAE minus
-        that of the best ranked run, paired interval) from
+        the MAE), ``rank, tied, label`` and ``diff_best, diff_best_low, diff_best_high``
+        (MAE minus that of the best ranked run, paired interval) from
         :func:`hybridlib.report.claims.rank_with_ties`; sorted by rank, then MAE.
     """
     from .claims import rank_with_ties
@@ -184,6 +185,67 @@ def ranked_table(names: Iterable[str], target: str = "e_form",
     table["label"] = table["label"].fillna("—")
     table["tied"] = table["tied"].eq(True)
     return table.sort_values(["rank", "mae"], na_position="last").reset_index()
+
+
+def difference_table(names: Iterable[str], reference: str, target: str = "e_form",
+                     profile: Profile | str | None = None) -> pd.DataFrame:
+    """:func:`metrics_table` with each run's MAE interval and its difference to ``reference``.
+
+    Returns:
+        :func:`metrics_table` columns plus ``mae_low, mae_high`` and ``diff, diff_low,
+        diff_high, verdict`` (MAE minus that of ``reference`` with the paired bootstrap
+        interval; ``verdict`` ``"better"``, ``"worse"`` or ``"tie"``; the reference row
+        has zeros and ``"—"``).
+    """
+    from .claims import compare
+    from .stats import mae_interval
+
+    names = list(dict.fromkeys([*names, reference]))
+    table = metrics_table(names, target, profile)
+    predictions = test_predictions(table["experiment"], target, profile)
+    rows = []
+    for name in table["experiment"]:
+        interval = mae_interval(predictions["y"], predictions[name])
+        diff = compare(predictions, name, reference)
+        rows.append({"mae_low": interval.low, "mae_high": interval.high,
+                     "diff": diff.difference.estimate, "diff_low": diff.difference.low,
+                     "diff_high": diff.difference.high,
+                     "verdict": "—" if name == reference else diff.verdict})
+    return pd.concat([table, pd.DataFrame(rows, index=table.index)], axis=1)
+
+
+def error_by_class_table(names: Iterable[str], classes: pd.Series, target: str = "e_form",
+                         profile: Profile | str | None = None) -> pd.DataFrame:
+    """Test MAE of each run within each class of materials, with bootstrap intervals.
+
+    Args:
+        classes: class label per ``material_id`` (index), e.g. metal / non-metal.
+
+    Returns:
+        One row per (class, experiment): ``class, experiment, model, n, mae, mae_low,
+        mae_high``.
+
+    Raises:
+        ValueError: a test material has no class label.
+    """
+    from .stats import mae_interval
+
+    predictions = test_predictions(names, target, profile)
+    missing = predictions.index.difference(classes.index)
+    if len(missing):
+        raise ValueError(f"{len(missing)} test materials have no class label, "
+                         f"e.g. {list(missing[:3])}")
+    labels = classes.loc[predictions.index].to_numpy()
+    rows = []
+    for label in pd.unique(labels):
+        part = predictions[labels == label]
+        for name in predictions.columns.drop("y"):
+            interval = mae_interval(part["y"], part[name])
+            rows.append({"class": label, "experiment": name,
+                         "model": MODELS.get(name, (name, ""))[0], "n": interval.n,
+                         "mae": interval.estimate, "mae_low": interval.low,
+                         "mae_high": interval.high})
+    return pd.DataFrame(rows)
 
 
 def stored_run(name: str, profile: Profile | str | None = None):
@@ -238,8 +300,8 @@ def unseen_formula_table(names: Iterable[str], target: str = "e_form",
         dataset: the profile's table (``hl.data.load_dataset(profile)``), if already loaded.
 
     Returns:
-        Index: experiment; ``mae`` (all test rows), ``mae_unseen, unseen_low, unseen_high``
-        (with the bootstrap interval), ``mae_seen, n_unseen, n_seen``.
+        Index: experiment; ``mae`` (all test rows), ``mae_unseen, mae_unseen_low,
+        mae_unseen_high`` (with the bootstrap interval), ``mae_seen, n_unseen, n_seen``.
     """
     from ..data import load_dataset
     from .stats import mae_interval, unseen_formula_ids
@@ -252,8 +314,8 @@ def unseen_formula_table(names: Iterable[str], target: str = "e_form",
         part = mae_interval(predictions.loc[unseen, "y"], predictions.loc[unseen, name])
         seen = (predictions.loc[~unseen, name] - predictions.loc[~unseen, "y"]).abs().mean()
         rows[name] = {"mae": (predictions[name] - predictions["y"]).abs().mean(),
-                      "mae_unseen": part.estimate, "unseen_low": part.low,
-                      "unseen_high": part.high, "mae_seen": seen,
+                      "mae_unseen": part.estimate, "mae_unseen_low": part.low,
+                      "mae_unseen_high": part.high, "mae_seen": seen,
                       "n_unseen": int(unseen.sum()), "n_seen": int((~unseen).sum())}
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -283,8 +345,9 @@ def grouped_split_table(names: Iterable[str], target: str = "e_form",
     (:func:`formula_split_profile`).
 
     Returns:
-        Index: experiment; ``model, mae_random, random_low, random_high, mae_formula,
-        formula_low, formula_high, change_pct`` (formula vs random, %), ``n_test_formula``.
+        Index: experiment; ``model``, ``mae_random`` and ``mae_formula`` (each with
+        ``_low``/``_high`` bootstrap bounds), ``change_pct`` (formula vs random, %),
+        ``n_test_formula``.
     """
     from ..experiments import run
     from .stats import mae_interval
@@ -297,9 +360,10 @@ def grouped_split_table(names: Iterable[str], target: str = "e_form",
             continue
         ordinary = run(name, profile)
         a, b = (mae_interval(*r.arrays(target, "test")) for r in (ordinary, other))
-        rows[name] = {"model": MODELS.get(name, (name, ""))[0],
-                      "mae_random": a.estimate, "random_low": a.low, "random_high": a.high,
-                      "mae_formula": b.estimate, "formula_low": b.low, "formula_high": b.high,
+        rows[name] = {"model": MODELS.get(name, (name, ""))[0], "mae_random": a.estimate,
+                      "mae_random_low": a.low, "mae_random_high": a.high,
+                      "mae_formula": b.estimate, "mae_formula_low": b.low,
+                      "mae_formula_high": b.high,
                       "change_pct": 100 * (b.estimate / a.estimate - 1), "n_test_formula": b.n}
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -336,3 +400,14 @@ def transfer_intervals(profile: Profile | str | None = None,
                          "diff": d.estimate, "diff_low": d.low, "diff_high": d.high,
                          "verdict": result.verdict})
     return pd.DataFrame(rows)
+
+
+def interval_column(table: pd.DataFrame, estimate: str, digits: int = 4,
+                    signed: bool = False) -> pd.Series:
+    """``"0.1506 [0.1331, 0.1681]"`` strings from the columns ``estimate``, ``<estimate>_low``
+    and ``<estimate>_high`` (``signed``: with a sign, for differences); empty where NaN."""
+    f = f"{'+' if signed else ''}.{digits}f"
+    return pd.Series([
+        "" if pd.isna(e) else f"{e:{f}} [{lo:{f}}, {hi:{f}}]" for e, lo, hi in
+        zip(table[estimate], table[f"{estimate}_low"], table[f"{estimate}_high"])],
+        index=table.index, name=f"{estimate} (95 %)")

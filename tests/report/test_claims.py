@@ -44,7 +44,7 @@ def test_ranking_marks_ties_and_counts_who_beats_whom():
     assert ranked.index[-1] == "b" and not ranked.loc["b", "tied"]
     best = ranked["mae"].idxmin()
     assert ranked.loc[best, "diff_best"] == 0
-    assert ranked.loc["b", "diff_low"] > 0
+    assert ranked.loc["b", "diff_best_low"] > 0
     with pytest.raises(ValueError, match="no prediction columns"):
         claims.rank_with_ties(pd.DataFrame({"y": [0.0]}))
 
@@ -115,3 +115,10 @@ def test_a_stored_metric_that_flips_the_ranking_fails_the_build():
     registry.save(stored)
     with pytest.raises(ValueError, match="stored test MAE"):
         chapter_guard(profile)
+
+
+def test_top_group_and_listing():
+    ranked = claims.rank_with_ties(_predictions())
+    assert set(claims.top_group(ranked)) == {"a", "c"}
+    assert claims.top_group(ranked.reset_index(names="experiment")) == claims.top_group(ranked)
+    assert claims.listing(["RF", "CGCNN"]) == "RF、CGCNN" and claims.listing([]) == "なし"

@@ -115,10 +115,12 @@ def test_aligned_predictions_join_by_material_and_check_the_runs():
     table = stats.aligned_predictions({"a": a, "b": b})
     assert list(table.columns) == ["y", "a", "b"]
     assert table.loc["z"].tolist() == [3.0, 3.0, 2.0] and table.loc["x", "a"] == 1.5
+    other_rows = _run("c", ["x", "y", "w"], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="other test materials"):
-        stats.aligned_predictions({"a": a, "c": _run("c", ["x", "y", "w"], [1.0, 2, 3], [1, 2, 3])})
+        stats.aligned_predictions({"a": a, "c": other_rows})
+    other_truth = _run("d", ["x", "y", "z"], [1.0, 2.0, 4.0], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="other true"):
-        stats.aligned_predictions({"a": a, "d": _run("d", ["x", "y", "z"], [1.0, 2, 4], [1, 2, 3])})
+        stats.aligned_predictions({"a": a, "d": other_truth})
     a.metrics["e_form"]["mae"] = 0.01  # a hand-edited registry entry
     with pytest.raises(ValueError, match="stored test MAE"):
         stats.aligned_predictions({"a": a, "b": b})

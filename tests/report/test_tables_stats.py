@@ -66,7 +66,7 @@ def test_ranked_table_has_intervals_ranks_and_unranked_rows(profile):
     small = table.iloc[0]
     assert small["mae"] == pytest.approx(0.1) and small["mae_low"] == pytest.approx(0.1)
     assert table.iloc[1]["diff_best"] == pytest.approx(0.2)
-    assert table.iloc[1]["diff_low"] == pytest.approx(0.2)
+    assert table.iloc[1]["diff_best_low"] == pytest.approx(0.2)
 
 
 def test_seed_table_reads_only_stored_seed_runs(profile):
@@ -87,7 +87,7 @@ def test_unseen_formula_column(profile):
     row = table.loc["_tables_small"]
     assert (row["n_unseen"], row["n_seen"]) == (30, 30)
     assert row["mae_unseen"] == pytest.approx(0.1) and row["mae_seen"] == pytest.approx(0.1)
-    assert row["unseen_low"] <= row["mae_unseen"] <= row["unseen_high"]
+    assert row["mae_unseen_low"] <= row["mae_unseen"] <= row["mae_unseen_high"]
 
 
 def test_grouped_split_table_needs_a_real_grouped_split(profile, monkeypatch):
