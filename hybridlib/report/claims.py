@@ -70,7 +70,7 @@ class Comparison:
         level = f"{100 * d.level:g} %"
         if self.winner is None:
             a, b = self.labels
-            return (f"{a} と {b} は、このデータ量では区別できない（MAE の差 {a} − {b} = "
+            return (f"{a} と {b} は、このデータ量では区別できない（MAE の差（前者 − 後者）"
                     f"{d.estimate:+{f}} {unit}、{level} 区間 [{d.low:+{f}}, {d.high:+{f}}] "
                     f"がゼロを含む）")
         if self.winner == self.a:
