@@ -17,7 +17,8 @@ __all__ = ["MODELS", "MULTITASK_RUNS", "metrics_table", "multitask_table", "tran
            "SEEDS", "test_predictions", "ranked_table", "difference_table",
            "error_by_class_table", "stored_run", "seed_table",
            "unseen_formula_table", "formula_split_profile", "grouped_split_table",
-           "SINGLE_TASK_BASELINES", "transfer_intervals", "interval_column"]
+           "SINGLE_TASK_BASELINES", "transfer_intervals", "interval_column",
+           "mean_sd_column"]
 
 #: experiment name -> (display name, family)
 MODELS: dict[str, tuple[str, str]] = {
@@ -347,25 +348,33 @@ def grouped_split_table(names: Iterable[str], target: str = "e_form",
     Returns:
         Index: experiment; ``model``, ``mae_random`` and ``mae_formula`` (each with
         ``_low``/``_high`` bootstrap bounds), ``change_pct`` (formula vs random, %),
-        ``n_test_formula``.
+        ``n_test_formula`` and ``label_random``, ``label_formula`` (ranks with ties among
+        the experiments of the table, :func:`hybridlib.report.claims.rank_with_ties`).
     """
     from ..experiments import run
-    from .stats import mae_interval
+    from .claims import rank_with_ties
+    from .stats import aligned_predictions, mae_interval
 
     grouped = formula_split_profile(profile)
-    rows = {}
+    runs: dict[str, tuple] = {}
     for name in names if grouped is not None else ():
         other = stored_run(name, grouped)
-        if other is None or target not in other.metrics:
-            continue
-        ordinary = run(name, profile)
+        if other is not None and target in other.metrics:
+            runs[name] = (run(name, profile), other)
+    rows = {}
+    for name, (ordinary, other) in runs.items():
         a, b = (mae_interval(*r.arrays(target, "test")) for r in (ordinary, other))
         rows[name] = {"model": MODELS.get(name, (name, ""))[0], "mae_random": a.estimate,
                       "mae_random_low": a.low, "mae_random_high": a.high,
                       "mae_formula": b.estimate, "mae_formula_low": b.low,
                       "mae_formula_high": b.high,
                       "change_pct": 100 * (b.estimate / a.estimate - 1), "n_test_formula": b.n}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    for column, which in (("label_random", 0), ("label_formula", 1)):
+        if runs:
+            chosen = {name: pair[which] for name, pair in runs.items()}
+            table[column] = rank_with_ties(aligned_predictions(chosen, target))["label"]
+    return table
 
 
 #: target -> the single-task MEGNet run that multitask runs are compared with.
@@ -411,3 +420,16 @@ def interval_column(table: pd.DataFrame, estimate: str, digits: int = 4,
         "" if pd.isna(e) else f"{e:{f}} [{lo:{f}}, {hi:{f}}]" for e, lo, hi in
         zip(table[estimate], table[f"{estimate}_low"], table[f"{estimate}_high"])],
         index=table.index, name=f"{estimate} (95 %)")
+
+
+def mean_sd_column(seeds: pd.DataFrame, index: Iterable[str], digits: int = 4) -> pd.Series:
+    """``"0.1506 ± 0.0031 (3 回)"`` per experiment of ``index`` from :func:`seed_table`;
+    ``"1 回のみ"`` where fewer than two seeds are stored."""
+    def cell(name: str) -> str:
+        if name not in seeds.index or seeds.loc[name, "n_seeds"] < 2:
+            return "1 回のみ"
+        row = seeds.loc[name]
+        return f"{row['mae_mean']:.{digits}f} ± {row['mae_sd']:.{digits}f} ({int(row['n_seeds'])} 回)"
+
+    index = list(index)
+    return pd.Series([cell(n) for n in index], index=index, name="seeds mean ± sd")

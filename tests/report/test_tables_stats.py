@@ -105,6 +105,10 @@ def test_grouped_split_table_needs_a_real_grouped_split(profile, monkeypatch):
     assert table.loc["_tables_small", "mae_random"] == pytest.approx(0.1)
     assert table.loc["_tables_small", "mae_formula"] == pytest.approx(0.2)
     assert table.loc["_tables_small", "change_pct"] == pytest.approx(100.0)
+    assert table.loc["_tables_small", ["label_random", "label_formula"]].tolist() == ["1", "1"]
+    hl.experiments.run("_tables_large", grouped)
+    both = hl.tables.grouped_split_table(["_tables_small", "_tables_large"], "e_form", profile)
+    assert both["label_formula"].to_dict() == {"_tables_small": "1", "_tables_large": "2"}
 
 
 def test_transfer_intervals_give_a_verdict_per_task(profile):
@@ -115,3 +119,14 @@ def test_transfer_intervals_give_a_verdict_per_task(profile):
     assert by_task.loc["e_form", "diff"] == pytest.approx(-0.05)
     assert by_task.loc["band_gap", "verdict"] == "tie"  # identical predictions
     assert by_task.loc["band_gap", "diff_low"] == by_task.loc["band_gap", "diff_high"] == 0
+
+
+def test_display_columns_of_intervals_and_seeds():
+    table = pd.DataFrame({"mae": [0.15, np.nan], "mae_low": [0.13, np.nan],
+                          "mae_high": [0.17, np.nan]}, index=["a", "b"])
+    assert hl.tables.interval_column(table, "mae").tolist() == ["0.1500 [0.1300, 0.1700]", ""]
+    assert hl.tables.interval_column(table, "mae", 2, signed=True)["a"] == "+0.15 [+0.13, +0.17]"
+    seeds = pd.DataFrame({"n_seeds": [3, 1], "mae_mean": [0.1, 0.2], "mae_sd": [0.01, np.nan]},
+                         index=["a", "b"])
+    assert hl.tables.mean_sd_column(seeds, ["a", "b", "c"]).tolist() == [
+        "0.1000 ± 0.0100 (3 回)", "1 回のみ", "1 回のみ"]
