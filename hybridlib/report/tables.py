@@ -321,29 +321,36 @@ def unseen_formula_table(names: Iterable[str], target: str = "e_form",
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def formula_split_profile(profile: Profile | str | None = None) -> Profile | None:
+def formula_split_profile(profile: Profile | str | None = None,
+                          dataset: pd.DataFrame | None = None) -> Profile | None:
     """The profile with the formula-grouped split, or ``None`` if the data ignore it.
 
     The split counts as implemented when no test material of that profile's table shares
     its reduced formula with a training material.
+
+    Args:
+        dataset: the profile's own table, if already loaded: it is split again with
+            :func:`hybridlib.data.assign_splits` instead of loading the data a second time.
     """
+    from .. import data
     from ..config import resolve_profile
-    from ..data import load_dataset
     from .stats import unseen_formula_ids
 
     grouped = resolve_profile(profile).with_(data={"split": "formula"})
-    table = load_dataset(grouped)
+    table = (data.load_dataset(grouped) if dataset is None else
+             data.assign_splits(dataset.drop(columns="split"), grouped))
     n_test = int((table["split"] == "test").sum())
     return grouped if n_test and len(unseen_formula_ids(table)) == n_test else None
 
 
 def grouped_split_table(names: Iterable[str], target: str = "e_form",
-                        profile: Profile | str | None = None) -> pd.DataFrame:
+                        profile: Profile | str | None = None,
+                        dataset: pd.DataFrame | None = None) -> pd.DataFrame:
     """Test MAE with the random split and with the formula-grouped split, side by side.
 
     Reads stored runs only: experiments without a stored formula-split run are left out,
     and the table is empty when the data ignore ``split="formula"``
-    (:func:`formula_split_profile`).
+    (:func:`formula_split_profile`, which receives ``dataset``).
 
     Returns:
         Index: experiment; ``model``, ``mae_random`` and ``mae_formula`` (each with
@@ -355,7 +362,7 @@ def grouped_split_table(names: Iterable[str], target: str = "e_form",
     from .claims import rank_with_ties
     from .stats import aligned_predictions, mae_interval
 
-    grouped = formula_split_profile(profile)
+    grouped = formula_split_profile(profile, dataset)
     runs: dict[str, tuple] = {}
     for name in names if grouped is not None else ():
         other = stored_run(name, grouped)

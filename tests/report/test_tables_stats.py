@@ -98,6 +98,9 @@ def test_grouped_split_table_needs_a_real_grouped_split(profile, monkeypatch):
     monkeypatch.setattr(hl.data, "load_dataset", lambda p=None, source=None: _dataset(True))
     grouped = hl.tables.formula_split_profile(profile)
     assert grouped.data.split == "formula"
+    # a table already loaded is split again with hl.data.assign_splits, not loaded again
+    monkeypatch.setattr(hl.data, "assign_splits", lambda df, p: _dataset(p.data.split == "formula"))
+    assert hl.tables.formula_split_profile(profile, _dataset(False)) == grouped
     assert hl.tables.grouped_split_table(["_tables_small"], "e_form", profile).empty  # not stored
     hl.experiments.run("_tables_small", grouped)
     table = hl.tables.grouped_split_table(["_tables_small", "_tables_large"], "e_form", profile)
