@@ -161,14 +161,14 @@ if len(repeated):
     split_note = ("種によってテストデータも変わるので、" if not repeated["same_test_rows"].all()
                   else "テストデータは同じで、")
     hl.glue("seeds_56", f"このビルドのレジストリには、{len(repeated)} 個のモデルについて"
-            f"種を変えた {int(repeated['n_seeds'].max())} 回までの学習があり、表の `seeds` 列に"
+            f"種を変えた {int(repeated['n_seeds'].max())} 回までの学習があり、表の seeds 列に"
             f"その MAE の平均 ± 標準偏差を示しました。{split_note}標準偏差は学習とデータの"
             f"取り方の両方による揺れです。種による揺れ（標準偏差の 1.96 倍）がブートストラップ"
             f"区間の半幅より大きかったのは {len(wider)} 個（{claims.listing(wider)}）で、"
             "これらのモデルの順位は 1 回の学習の区間が示すより不確かです。")
 else:
-    hl.glue("seeds_56", "このビルドのレジストリには種を変えた学習（`profile.with_(seed=k)`）"
-            "がないので、`seeds` 列は「1 回のみ」です。このプロファイルでは、学習の揺れは"
+    hl.glue("seeds_56", "このビルドのレジストリには種を変えた学習（profile.with_(seed=k) の実行）"
+            "がないので、seeds 列は「1 回のみ」です。このプロファイルでは、学習の揺れは"
             "示せません。順位は 1 回の学習で測ったものとして読んでください。")
 
 # %% [markdown]
@@ -295,7 +295,7 @@ predictions = hl.tables.test_predictions(list(honest.index), "e_form", profile)
 single = honest.loc[["rf_magpie", "cgcnn"], "mae"].idxmin()
 late = claims.compare(predictions, "late_fusion_val", single, labels=labels)
 hl.glue("rec_late_56", {
-    "better": f"Late Fusion（$\\alpha$ は検証データで選ぶ）。この実行では、{late.sentence()}",
+    "better": f"Late Fusion（α は検証データで選ぶ）。この実行では、{late.sentence()}",
     "tie": f"Late Fusion で良い方の単独モデルより良くなったとは言えません。{late.sentence()}。"
            f"統合の手間をかける前に、まず「{labels[single]}」をそのまま使うことを考えます",
     "worse": f"この実行では Late Fusion は良い方の単独モデルより悪く、統合する理由がありません。"
