@@ -24,6 +24,7 @@
 # - 訓練データの予測で $\alpha$ を選ぶとなぜ誤るのかを、RF の訓練誤差から説明できる
 # - 検証・テストの MAE–$\alpha$ 曲線を描き、選んだ $\alpha$ の汎化を確かめられる
 # - スタッキング（メタモデル）を、テストデータに触れずに学習できる
+# - 二つのモデルの MAE の差に 95 % 区間をつけ、差が偶然の範囲かどうかを判断できる
 # ```
 
 # %% [markdown]
@@ -44,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 import hybridlib as hl
+from hybridlib.report import claims, stats
 
 hl.setup(seed=0)
 profile = hl.config.get_profile()
@@ -72,7 +74,7 @@ print(f"alpha chosen on validation = {alpha:.2f}")
 # %% [markdown]
 # ## 5.3.2 元の教材の誤り：$\alpha$ を訓練データで選ぶ
 #
-# 元の教材のコード例 2 は、RF と CGCNN の **訓練データでの予測** で $\alpha$ を選んでいます。RF は訓練データをほぼ丸暗記できるので、訓練データ上では RF の誤差が極端に小さく見え、$\alpha$ は RF 寄りに引っ張られます。RF の訓練 MAE を、訓練データの中だけで行う 5 分割の out-of-fold 予測と比べると、その楽観がよく分かります。
+# 元の教材のコード例 2 は、RF と CGCNN の **訓練データでの予測** で $\alpha$ を選んでいます。RF は訓練データをほぼ丸暗記できるので、訓練データ上では RF の誤差が極端に小さく見え、$\alpha$ は RF 寄りに引っ張られやすくなります。RF の訓練 MAE を、訓練データの中だけで行う 5 分割の out-of-fold 予測と比べると、その楽観がよく分かります。
 
 # %%
 pd.Series({
@@ -82,14 +84,27 @@ pd.Series({
 }).round(4)
 
 # %% [markdown]
-# 二つの選び方で得た $\alpha$ と、そのテスト MAE を並べます。
+# 二つの選び方で得た $\alpha$ と、そのテスト MAE を並べます。`mae (95 %)` は MAE とその 95 % 区間、`diff (95 %)` は「Late Fusion (α: 検証)」との MAE の差（負ならその行のモデルの方が誤差が小さい）とその 95 % 区間、`verdict` は区間から読める判定（`better`・`worse`・区別できない `tie`）です。区間の意味は表のすぐ下で説明します。
 
 # %%
-comparison = hl.tables.metrics_table(
-    ["rf_magpie", "cgcnn", "late_fusion_val", "late_fusion_train", "stacking"], "e_form", profile)
+NAMES = ["rf_magpie", "cgcnn", "late_fusion_val", "late_fusion_train", "stacking"]
+comparison = hl.tables.difference_table(NAMES, "late_fusion_val", "e_form", profile)
 comparison["alpha"] = comparison["experiment"].map(
     {"late_fusion_val": late_val.extra["alpha"], "late_fusion_train": late_train.extra["alpha"]})
-comparison[["model", "alpha", "mae", "rmse", "r2"]].round(4)
+comparison["mae (95 %)"] = hl.tables.interval_column(comparison, "mae")
+comparison["diff (95 %)"] = hl.tables.interval_column(comparison, "diff", signed=True)
+comparison[["model", "alpha", "mae (95 %)", "diff (95 %)", "verdict"]].round(2)
+
+# %% [markdown]
+# ### 差は偶然か：対応のあるブートストラップ
+#
+# テストデータは有限個の物質の標本なので、別の物質を引いていれば MAE も少し違ったはずです。二つのモデル A, B の差
+#
+# $$\Delta = \mathrm{MAE}_A - \mathrm{MAE}_B = \frac{1}{n} \sum_{i=1}^{n} \big( |\hat{y}_{A,i} - y_i| - |\hat{y}_{B,i} - y_i| \big)$$
+#
+# がどれだけ揺れうるかを、テストデータの {glue:text}`n_test_53` 件の物質を重複を許して引き直すこと（ブートストラップ）を {glue:text}`n_boot_53` 回繰り返して調べ、引き直した $\Delta$ の中央 95 % の範囲を **95 % 区間** とします。A と B を毎回 **同じ物質** で比べる（対応のある比較）ので、「この物質は誰にとっても難しい」という共通の揺れは差から打ち消されます。二つのモデルの誤差が同じ物質で大きくなりがちなほど（誤差の相関が強いほど）、差の区間は、MAE それぞれの区間を見比べるより狭くなります。
+#
+# 本書では、区間がゼロを含まないときだけ「A は B より良い」と書き、含むときは「このデータ量では区別できない」と書きます。この節以降の比較の文は、この規則でコード（`hybridlib.report.claims`）が選んだものです。この区間が表すのは「どの物質がテストデータに入ったか」による揺れだけで、乱数の種による学習そのものの揺れは含みません（それは 5.6 節で種を変えた学習で見ます）。
 
 # %% tags=["remove-cell"]
 hl.glue("alpha_val_53", late_val.extra["alpha"])
@@ -101,10 +116,31 @@ hl.glue("mae_rf_53", rf.metrics["e_form"]["mae"])
 hl.glue("mae_cgcnn_53", cgcnn.metrics["e_form"]["mae"])
 hl.glue("rf_train_in_53", late_train.extra["rf_train_mae_in_sample"])
 hl.glue("rf_train_oof_53", late_train.extra["rf_train_mae_out_of_fold"])
+hl.glue("n_test_53", len(hl.tables.test_predictions(["late_fusion_val"], "e_form", profile)))
+hl.glue("n_boot_53", stats.N_BOOT)
 assert abs(late_val.extra["alpha"] - alpha) < 1e-12
+# 5.3.2 の文「RF は訓練データをほぼ丸暗記できるので訓練誤差が小さく見える」の裏付け
+claims.require(late_train.extra["rf_train_mae_in_sample"]
+               < late_train.extra["rf_train_mae_out_of_fold"],
+               "RF の訓練 MAE は in-sample の方が out-of-fold より小さい")
+predictions = hl.tables.test_predictions(NAMES, "e_form", profile)
+labels = {n: hl.tables.MODELS[n][0] for n in NAMES}
+single = comparison.set_index("experiment")["mae"][["rf_magpie", "cgcnn"]].idxmin()
+pairs = {"leak_53": ("late_fusion_train", "late_fusion_val"),
+         "late_vs_single_53": ("late_fusion_val", single),
+         "stack_vs_late_53": ("stacking", "late_fusion_val")}
+for key, (a, b) in pairs.items():
+    hl.glue(key, claims.compare(predictions, a, b, labels=labels).sentence())
+a_train, a_val = late_train.extra["alpha"], late_val.extra["alpha"]
+hl.glue("alpha_direction_53",
+        "訓練データで選んだ α の方が RF 寄りになりました" if a_train > a_val else
+        "二つの α は同じ値になりました" if a_train == a_val else
+        "訓練データで選んだ α の方が、上の説明とは逆に CGCNN 寄りになりました")
 
 # %% [markdown]
-# RF の訓練 MAE は、訓練データ上（in-sample）で {glue:text}`rf_train_in_53:.4f` eV/atom、out-of-fold で {glue:text}`rf_train_oof_53:.4f` eV/atom でした。訓練データで選んだ $\alpha$ は {glue:text}`alpha_train_53:.2f`、検証データで選んだ $\alpha$ は {glue:text}`alpha_val_53:.2f` で、テスト MAE はそれぞれ {glue:text}`mae_late_train_53:.4f` と {glue:text}`mae_late_val_53:.4f` eV/atom です（RF 単独 {glue:text}`mae_rf_53:.4f`、CGCNN 単独 {glue:text}`mae_cgcnn_53:.4f`）。
+# RF の訓練 MAE は、訓練データ上（in-sample）で {glue:text}`rf_train_in_53:.4f` eV/atom、out-of-fold で {glue:text}`rf_train_oof_53:.4f` eV/atom でした。訓練データで選んだ $\alpha$ は {glue:text}`alpha_train_53:.2f`、検証データで選んだ $\alpha$ は {glue:text}`alpha_val_53:.2f` で、テスト MAE はそれぞれ {glue:text}`mae_late_train_53:.4f` と {glue:text}`mae_late_val_53:.4f` eV/atom です（RF 単独 {glue:text}`mae_rf_53:.4f`、CGCNN 単独 {glue:text}`mae_cgcnn_53:.4f`）。この実行では{glue:text}`alpha_direction_53`。
+#
+# 差の区間で読むと、{glue:text}`leak_53`。また、{glue:text}`late_vs_single_53`。
 #
 # 元の教材の原文にある「最適重み α = 0.25」「Late Fusion MAE 0.0272」は計算されたものではなく、本書では上のとおり実測値に置き換えます。
 
@@ -135,7 +171,7 @@ pd.Series({"coef RF": stacking.extra["coef"][0], "coef CGCNN": stacking.extra["c
            "intercept": stacking.extra["intercept"]}).round(4)
 
 # %% [markdown]
-# スタッキングのテスト MAE は {glue:text}`mae_stack_53:.4f` eV/atom でした。検証データは早期終了にも使っているので、検証データで学習したメタモデルには少し楽観が残ります。データに余裕があるなら、訓練データの out-of-fold 予測でメタモデルを学習するのが理想です（`hl.models.out_of_fold_predict`）。
+# スタッキングのテスト MAE は {glue:text}`mae_stack_53:.4f` eV/atom で、{glue:text}`stack_vs_late_53`。検証データは早期終了にも使っているので、検証データで学習したメタモデルには少し楽観が残ります。データに余裕があるなら、訓練データの out-of-fold 予測でメタモデルを学習するのが理想です（`hl.models.out_of_fold_predict`）。
 
 # %% [markdown]
 # ## 5.3.5 Late Fusion の利点と課題
@@ -153,7 +189,8 @@ pd.Series({"coef RF": stacking.extra["coef"][0], "coef CGCNN": stacking.extra["c
 # ## まとめ
 #
 # - Late Fusion の重み $\alpha$ は、モデルの学習に使っていない検証データの予測で選びます。
-# - 訓練データで選ぶと、訓練誤差が小さく見える RF（丸暗記できるモデル）に重みが偏ります。その影響はこのページの数値で確かめたとおりです。
+# - 訓練データで選ぶと、訓練誤差が小さく見える RF（丸暗記できるモデル）に重みが偏りやすくなります。このページの実行では{glue:text}`alpha_direction_53`。テスト MAE では、{glue:text}`leak_53`。
+# - 二つのモデルの比較には、MAE の差の 95 % 区間をつけます。区間がゼロを含むなら、このデータ量では順位を付けられません。
 # - スタッキングはバイアスも補正できますが、メタモデルの学習データにも同じ注意が必要です。
 #
 # ## 演習

@@ -20,7 +20,7 @@
 # ```{admonition} 対象読者と学習目標
 # :class: tip
 # 前提：{doc}`05_1_design` 〜 {doc}`05_6_comparison`。この節を終えると、
-# - 本章の主要な知見を、実測値とともに説明できる
+# - 本章の主要な知見を、実測値と 95 % 区間とともに説明できる
 # - データ量・計算資源・目的に応じて、ハイブリッド手法を選べる
 # - 元の教材のどの主張が誤りで、どう直したかを説明できる
 # ```
@@ -42,6 +42,7 @@ if "google.colab" in sys.modules:
 import pandas as pd
 
 import hybridlib as hl
+from hybridlib.report import claims
 
 hl.setup(seed=0)
 profile = hl.config.get_profile()
@@ -50,40 +51,78 @@ print(f"profile = {profile.name}")
 # %% tags=["remove-output", "nbval-ignore-output"]
 names = ["rf_magpie", "cgcnn", "early_fusion", "attention_fusion", "late_fusion_val",
          "late_fusion_train", "stacking", "alignn_simple", "alignn"]
-table = hl.tables.metrics_table(names, "e_form", profile).set_index("experiment")
-multitask = hl.tables.multitask_table(profile)
-transfer = hl.tables.transfer_table(multitask)
+mae = hl.tables.metrics_table(names, "e_form", profile).set_index("experiment")["mae"]
+single = mae[["rf_magpie", "cgcnn"]].idxmin()
+table = hl.tables.difference_table(names, single, "e_form", profile)
+table = table.set_index("experiment")
+transfer = hl.tables.transfer_intervals(profile)
 late_val = hl.experiments.run("late_fusion_val", profile)
 late_train = hl.experiments.run("late_fusion_train", profile)
+curves = pd.concat([hl.experiments.learning_curve(m, profile=profile)
+                    for m in ("rf_magpie", "cgcnn")])
+
+# %% [markdown]
+# 主要なモデルの生成エネルギーのテスト MAE（eV/atom）です。`diff (95 %)` は、RF と CGCNN のうち MAE が小さい方（このビルドでは「{glue:text}`single_57`」）との差とその 95 % 区間、`verdict` はその区間から読める判定（`better`・`worse`・区別できない `tie`）です（{doc}`05_3_late_fusion`）。
 
 # %%
-table[["model", "mae", "r2", "train_time_s"]].round(4)
+table["mae (95 %)"] = hl.tables.interval_column(table, "mae")
+table["diff (95 %)"] = hl.tables.interval_column(table, "diff", signed=True)
+table[["model", "mae (95 %)", "diff (95 %)", "verdict", "r2", "train_time_s"]].round(3)
 
 # %% tags=["remove-cell"]
-mae = table["mae"]
-components = mae[["rf_magpie", "cgcnn"]].min()
+labels = {n: hl.tables.MODELS[n][0] for n in names}
+predictions = hl.tables.test_predictions(names, "e_form", profile)
+
+
+def sentence(a, b):
+    return claims.compare(predictions, a, b, labels=labels).sentence()
+
+
+hl.glue("single_57", labels[single])
+hl.glue("cgcnn_vs_rf_57", sentence("cgcnn", "rf_magpie"))
+e_form = curves[curves["target"] == "e_form"].pivot(index="train_size", columns="model",
+                                                    values="mae")
+ratio = e_form["cgcnn"] / e_form["rf_magpie"]
+hl.glue("lc_small_57", int(ratio.index[0]))
+hl.glue("lc_large_57", int(ratio.index[-1]))
+hl.glue("lc_ratio_small_57", ratio.iloc[0])
+hl.glue("lc_ratio_large_57", ratio.iloc[-1])
+hl.glue("lc_trend_57", "この章の学習曲線でも、訓練データが増えるにつれて、RF に対する CGCNN の"
+        "MAE の比は小さくなりました（CGCNN が相対的に良くなりました）"
+        if ratio.iloc[-1] < ratio.iloc[0] else
+        "この章の学習曲線では、訓練データを増やしても、RF に対する CGCNN の MAE の比は"
+        "小さくなりませんでした")
+
+# %% tags=["remove-cell"]
 fusions = ["early_fusion", "attention_fusion", "late_fusion_val", "stacking"]
-winners = [hl.tables.MODELS[n][0] for n in fusions if mae[n] < components]
-hl.glue("n_fusion_wins_57", len(winners))
-hl.glue("fusion_winners_57", "、".join(winners) if winners else "なし")
-hl.glue("cgcnn_vs_rf_57", 100 * (1 - mae["cgcnn"] / mae["rf_magpie"]))
+verdicts = {n: table.loc[n, "verdict"] for n in fusions}
+for verdict in ("better", "tie", "worse"):
+    chosen = [labels[n] for n in fusions if verdicts[n] == verdict]
+    hl.glue(f"n_fusion_{verdict}_57", len(chosen))
+    hl.glue(f"fusion_{verdict}_57", claims.listing(chosen))
 hl.glue("alpha_val_57", late_val.extra["alpha"])
 hl.glue("alpha_train_57", late_train.extra["alpha"])
-hl.glue("leak_cost_57", 100 * (mae["late_fusion_train"] / mae["late_fusion_val"] - 1))
-hl.glue("alignn_vs_simple_57", 100 * (1 - mae["alignn"] / mae["alignn_simple"]))
-hl.glue("alignn_time_57", table.loc["alignn", "train_time_s"] / table.loc["cgcnn", "train_time_s"])
-negative = (transfer.drop(columns="model") > 0).to_numpy().sum()
-hl.glue("n_negative_57", int(negative))
-hl.glue("n_transfer_57", int(transfer.drop(columns="model").size))
+hl.glue("leak_57", sentence("late_fusion_train", "late_fusion_val"))
+hl.glue("alignn_57", sentence("alignn", "alignn_simple"))
+seconds = table["train_time_s"]
+hl.glue("alignn_time_57", seconds["alignn"] / seconds["cgcnn"])
+claims.require(seconds["alignn"] > seconds["cgcnn"], "角度の情報にはコストがかかる")
+claims.require(table.loc["rf_magpie", "r2"] >= 0.8, "組成だけでもかなり予測できる（R² ≥ 0.8）")
+for verdict in ("better", "tie", "worse"):
+    hl.glue(f"n_transfer_{verdict}_57", int((transfer["verdict"] == verdict).sum()))
+hl.glue("n_transfer_57", len(transfer))
+ranked = claims.rank_with_ties(predictions.drop(columns="late_fusion_train"))
+hl.glue("top_57", claims.listing(labels[n] for n in claims.top_group(ranked)))
 
 # %% [markdown]
 # ## 主要な知見
 #
-# 1. **構造情報の価値は、目的変数とデータ量で決まる。** 5.1 節で見たとおり、このデータ（凸包近くの安定相）では多形間の生成エネルギーの差が小さく、組成だけでもかなり予測できます。このビルドでは、CGCNN の MAE は RF より {glue:text}`cgcnn_vs_rf_57:.1f` % 小さくなりました（負なら RF の方が良い）。学習曲線が示すとおり、この差はデータ量とともに変わります。
-# 2. **統合が単独モデルに勝つとは限らない。** 4 種類の統合（連結、Attention、Late Fusion、スタッキング）のうち、RF と CGCNN の良い方より MAE が小さくなったのは {glue:text}`n_fusion_wins_57` 種類（{glue:text}`fusion_winners_57`）でした。統合の効果は、必ず同じ条件の単独モデルと比べて確かめます。
-# 3. **重みを選ぶデータを間違えると、性能を読み誤る。** Late Fusion の重みは、検証データで選ぶと $\alpha$ = {glue:text}`alpha_val_57:.2f`、元の教材のように訓練データで選ぶと $\alpha$ = {glue:text}`alpha_train_57:.2f` で、後者のテスト MAE は前者より {glue:text}`leak_cost_57:.1f` % 大きくなりました。
-# 4. **角度の情報にはコストがかかる。** ALIGNN 完全版の MAE は簡易版より {glue:text}`alignn_vs_simple_57:.1f` % 小さく（負なら悪化）、学習時間は CGCNN の {glue:text}`alignn_time_57:.1f` 倍でした。
-# 5. **マルチタスクの転移は測って判断する。** MEGNet のマルチタスク 4 通り × 2 タスク = {glue:text}`n_transfer_57` 個の組み合わせのうち、単一タスクより悪化した（負の転移）のは {glue:text}`n_negative_57` 個でした。
+# 1. **構造情報の価値は、目的変数とデータ量で決まる。** 5.1 節で見たとおり、このデータ（凸包近くの安定相）では多形間の生成エネルギーの差が小さく、組成だけでもかなり予測できます。このビルドでは、{glue:text}`cgcnn_vs_rf_57`。学習曲線（5.1 節）では、訓練データが {glue:text}`lc_small_57` 件のとき CGCNN の MAE は RF の {glue:text}`lc_ratio_small_57:.2f` 倍、{glue:text}`lc_large_57` 件のとき {glue:text}`lc_ratio_large_57:.2f` 倍でした。
+# 2. **統合が単独モデルに勝つとは限らない。** 4 種類の統合（連結、Attention、Late Fusion、スタッキング）を、RF と CGCNN の良い方（「{glue:text}`single_57`」）と比べると、差の 95 % 区間がゼロを含まずに良かったのは {glue:text}`n_fusion_better_57` 種類（{glue:text}`fusion_better_57`）、区別できなかったのは {glue:text}`n_fusion_tie_57` 種類（{glue:text}`fusion_tie_57`）、明確に悪かったのは {glue:text}`n_fusion_worse_57` 種類（{glue:text}`fusion_worse_57`）でした。統合の効果は、必ず同じ条件の単独モデルと、区間つきで比べて確かめます。
+# 3. **重みを選ぶデータを間違えると、性能を読み誤る。** Late Fusion の重みは、検証データで選ぶと $\alpha$ = {glue:text}`alpha_val_57:.2f`、元の教材のように訓練データで選ぶと $\alpha$ = {glue:text}`alpha_train_57:.2f` でした。テスト MAE では、{glue:text}`leak_57`。
+# 4. **角度の情報にはコストがかかる。** ALIGNN 完全版の学習時間は CGCNN の {glue:text}`alignn_time_57:.1f` 倍でした。精度では、{glue:text}`alignn_57`。
+# 5. **マルチタスクの転移は測って判断する。** MEGNet のマルチタスク 4 通り × 2 タスク = {glue:text}`n_transfer_57` 個の組み合わせを単一タスクと区間つきで比べると、明確に悪化した（負の転移）のは {glue:text}`n_transfer_worse_57` 個、明確に改善したのは {glue:text}`n_transfer_better_57` 個、区別できなかったのは {glue:text}`n_transfer_tie_57` 個でした。
+# 6. **差には区間をつける。** テストデータの物質数が限られているので、MAE の小さな差は偶然で入れ替わります。本章の比較の文は、差の 95 % 区間がゼロを含まないときだけ「良い」と書き、含むときは「区別できない」と書いています。
 
 # %% [markdown]
 # ## 元の教材から直したこと
@@ -103,8 +142,9 @@ hl.glue("n_transfer_57", int(transfer.drop(columns="model").size))
 #
 # - **まず単独モデルの基準を作る**：組成の RF と CGCNN を、同じ分割・同じ学習設定で測ります。統合の効果は、この基準との差でしか語れません。
 # - **検証データを大切に**：重み、メタモデル、早期終了、ハイパーパラメータはすべて検証データ（または訓練データ内の交差検証）で決め、テストデータは最後に一度だけ使います。
-# - **データ量に合わせる**：データが少ないうちは組成特徴量が強く、データが増えるほど構造の情報が効いてきます。学習曲線で自分のデータの位置を確かめましょう。
-# - **精度と時間の両方を測る**：学習時間（と推論時間）も測り、パレート最適なモデルから用途に合うものを選びます。
+# - **データ量に合わせる**：組成と構造のどちらが効くかは、データ量で変わりえます。{glue:text}`lc_trend_57`。学習曲線で自分のデータの位置を確かめましょう。
+# - **精度と時間の両方を測る**：学習時間（と推論時間）も測り、パレート最適なモデルから用途に合うものを選びます。MAE ÷ 学習時間のような比で一つの数にまとめてはいけません（5.6 節）。
+# - **差には区間をつける**：MAE の差の 95 % 区間がゼロを含むモデルどうしは、そのデータ量では区別できないものとして扱い、順位を付けません。この実行で、上の表のモデルのうち順位 1 に並んだのは {glue:text}`top_57` でした（推奨の詳細は 5.6 節）。
 # - **転移を確かめる**：マルチタスク学習では、単一タスクの基準と比べて負の転移がないかを確認し、必要なら重みを学習させます。
 #
 # ## 演習

@@ -12,7 +12,13 @@ import pandas as pd
 from ..config import Profile
 
 __all__ = ["MODELS", "MULTITASK_RUNS", "metrics_table", "multitask_table", "transfer_table",
-           "pareto_front", "total_seconds"]
+           "pareto_front", "total_seconds",
+           # statistics section
+           "SEEDS", "test_predictions", "ranked_table", "difference_table",
+           "error_by_class_table", "stored_run", "seed_table",
+           "unseen_formula_table", "formula_split_profile", "grouped_split_table",
+           "SINGLE_TASK_BASELINES", "transfer_intervals", "interval_column",
+           "mean_sd_column"]
 
 #: experiment name -> (display name, family)
 MODELS: dict[str, tuple[str, str]] = {
@@ -124,3 +130,313 @@ def pareto_front(table: pd.DataFrame, error: str = "mae", cost: str = "train_tim
     dominated = [bool(((values <= row).all(axis=1) & (values < row).any(axis=1)).any())
                  for row in values]
     return pd.Series([not d for d in dominated], index=table.index, name="pareto")
+
+
+# =============================================================================================
+# Intervals, ranks with ties, seeds and unseen formulas (from the stored predictions only;
+# the statistics live in :mod:`hybridlib.report.stats` and :mod:`hybridlib.report.claims`).
+# Introduced in: chapter 5.3 (intervals) and 5.6 (ranks, seeds, unseen formulas, split).
+# =============================================================================================
+
+#: Seeds of the repeated trainings (``profile.with_(seed=k)``); seed 0 is the ordinary run.
+SEEDS = (0, 1, 2)
+
+
+def test_predictions(names: Iterable[str], target: str = "e_form",
+                     profile: Profile | str | None = None) -> pd.DataFrame:
+    """Test predictions of ``target`` by each experiment, one row per material.
+
+    Returns:
+        Index ``material_id``; column ``y`` and one column per experiment
+        (:func:`hybridlib.report.stats.aligned_predictions`).
+    """
+    from ..experiments import run
+    from .stats import aligned_predictions
+
+    return aligned_predictions({name: run(name, profile) for name in names}, target)
+
+
+def ranked_table(names: Iterable[str], target: str = "e_form",
+                 profile: Profile | str | None = None, *,
+                 unranked: Iterable[str] = ()) -> pd.DataFrame:
+    """:func:`metrics_table` with MAE intervals and ranks that mark ties.
+
+    Args:
+        unranked: experiments shown for comparison but left out of the ranking (e.g. the
+            leaky ``late_fusion_train``); their rank is NaN and their label ``"—"``.
+
+    Returns:
+        :func:`metrics_table` columns plus ``mae_low, mae_high`` (bootstrap 95 % interval of
+        the MAE), ``rank, tied, label`` and ``diff_best, diff_best_low, diff_best_high``
+        (MAE minus that of the best ranked run, paired interval) from
+        :func:`hybridlib.report.claims.rank_with_ties`; sorted by rank, then MAE.
+    """
+    from .claims import rank_with_ties
+    from .stats import mae_interval
+
+    names = list(names)
+    table = metrics_table(names, target, profile).set_index("experiment")
+    predictions = test_predictions(table.index, target, profile)
+    intervals = {n: mae_interval(predictions["y"], predictions[n]) for n in table.index}
+    table["mae_low"] = [intervals[n].low for n in table.index]
+    table["mae_high"] = [intervals[n].high for n in table.index]
+    ranked = [n for n in table.index if n not in set(unranked)]
+    ranks = rank_with_ties(predictions[["y", *ranked]]).drop(columns="mae")
+    table = table.join(ranks)
+    table["label"] = table["label"].fillna("—")
+    table["tied"] = table["tied"].eq(True)
+    return table.sort_values(["rank", "mae"], na_position="last").reset_index()
+
+
+def difference_table(names: Iterable[str], reference: str, target: str = "e_form",
+                     profile: Profile | str | None = None) -> pd.DataFrame:
+    """:func:`metrics_table` with each run's MAE interval and its difference to ``reference``.
+
+    Returns:
+        :func:`metrics_table` columns plus ``mae_low, mae_high`` and ``diff, diff_low,
+        diff_high, verdict`` (MAE minus that of ``reference`` with the paired bootstrap
+        interval; ``verdict`` ``"better"``, ``"worse"`` or ``"tie"``; the reference row
+        has zeros and ``"—"``).
+    """
+    from .claims import compare
+    from .stats import mae_interval
+
+    names = list(dict.fromkeys([*names, reference]))
+    table = metrics_table(names, target, profile)
+    predictions = test_predictions(table["experiment"], target, profile)
+    rows = []
+    for name in table["experiment"]:
+        interval = mae_interval(predictions["y"], predictions[name])
+        diff = compare(predictions, name, reference)
+        rows.append({"mae_low": interval.low, "mae_high": interval.high,
+                     "diff": diff.difference.estimate, "diff_low": diff.difference.low,
+                     "diff_high": diff.difference.high,
+                     "verdict": "—" if name == reference else diff.verdict})
+    return pd.concat([table, pd.DataFrame(rows, index=table.index)], axis=1)
+
+
+def error_by_class_table(names: Iterable[str], classes: pd.Series, target: str = "e_form",
+                         profile: Profile | str | None = None) -> pd.DataFrame:
+    """Test MAE of each run within each class of materials, with bootstrap intervals.
+
+    Args:
+        classes: class label per ``material_id`` (index), e.g. metal / non-metal.
+
+    Returns:
+        One row per (class, experiment): ``class, experiment, model, n, mae, mae_low,
+        mae_high``.
+
+    Raises:
+        ValueError: a test material has no class label.
+    """
+    from .stats import mae_interval
+
+    predictions = test_predictions(names, target, profile)
+    missing = predictions.index.difference(classes.index)
+    if len(missing):
+        raise ValueError(f"{len(missing)} test materials have no class label, "
+                         f"e.g. {list(missing[:3])}")
+    labels = classes.loc[predictions.index].to_numpy()
+    rows = []
+    for label in pd.unique(labels):
+        part = predictions[labels == label]
+        for name in predictions.columns.drop("y"):
+            interval = mae_interval(part["y"], part[name])
+            rows.append({"class": label, "experiment": name,
+                         "model": MODELS.get(name, (name, ""))[0], "n": interval.n,
+                         "mae": interval.estimate, "mae_low": interval.low,
+                         "mae_high": interval.high})
+    return pd.DataFrame(rows)
+
+
+def stored_run(name: str, profile: Profile | str | None = None):
+    """The stored run of ``name`` under ``profile``, or ``None``; never trains."""
+    from ..experiments import experiment_key
+    from ..results import Registry
+
+    try:
+        return Registry().load(name, experiment_key(name, profile))
+    except FileNotFoundError:
+        return None
+
+
+def seed_table(names: Iterable[str], target: str = "e_form",
+               profile: Profile | str | None = None,
+               seeds: Iterable[int] = SEEDS) -> pd.DataFrame:
+    """Test MAE over the stored repeated trainings (``profile.with_(seed=k)``) of each run.
+
+    Runs that are not stored are skipped (nothing is trained here), so on a profile without
+    seed runs ``n_seeds`` is 1 and ``mae_sd`` NaN.
+
+    Returns:
+        Index: experiment; ``n_seeds, mae_mean, mae_sd, seeds`` (the seeds found) and
+        ``same_test_rows`` (whether all those runs were tested on the same materials; the
+        seed also draws the split, so usually not).
+    """
+    from ..config import resolve_profile
+    from .stats import seed_summary
+
+    profile = resolve_profile(profile)
+    rows = {}
+    for name in names:
+        found = {k: stored_run(name, profile.with_(seed=k)) for k in seeds}
+        found = {k: r for k, r in found.items() if r is not None and target in r.metrics}
+        if not found:
+            continue
+        summary = seed_summary(r.metrics[target]["mae"] for r in found.values())
+        tests = {frozenset(r.predictions.loc[r.predictions["split"] == "test", "material_id"])
+                 for r in found.values()}
+        rows[name] = {"n_seeds": summary["n"], "mae_mean": summary["mean"],
+                      "mae_sd": summary["sd"], "seeds": tuple(found),
+                      "same_test_rows": len(tests) == 1}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def unseen_formula_table(names: Iterable[str], target: str = "e_form",
+                         profile: Profile | str | None = None,
+                         dataset: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Test MAE on the materials whose reduced formula has no training material, and on the rest.
+
+    Args:
+        dataset: the profile's table (``hl.data.load_dataset(profile)``), if already loaded.
+
+    Returns:
+        Index: experiment; ``mae`` (all test rows), ``mae_unseen, mae_unseen_low,
+        mae_unseen_high`` (with the bootstrap interval), ``mae_seen, n_unseen, n_seen``.
+    """
+    from ..data import load_dataset
+    from .stats import mae_interval, unseen_formula_ids
+
+    dataset = load_dataset(profile) if dataset is None else dataset
+    predictions = test_predictions(names, target, profile)
+    unseen = predictions.index.isin(unseen_formula_ids(dataset))
+    rows = {}
+    for name in predictions.columns.drop("y"):
+        part = mae_interval(predictions.loc[unseen, "y"], predictions.loc[unseen, name])
+        seen = (predictions.loc[~unseen, name] - predictions.loc[~unseen, "y"]).abs().mean()
+        rows[name] = {"mae": (predictions[name] - predictions["y"]).abs().mean(),
+                      "mae_unseen": part.estimate, "mae_unseen_low": part.low,
+                      "mae_unseen_high": part.high, "mae_seen": seen,
+                      "n_unseen": int(unseen.sum()), "n_seen": int((~unseen).sum())}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def formula_split_profile(profile: Profile | str | None = None,
+                          dataset: pd.DataFrame | None = None) -> Profile | None:
+    """The profile with the formula-grouped split, or ``None`` if the data ignore it.
+
+    The split counts as implemented when no test material of that profile's table shares
+    its reduced formula with a training material.
+
+    Args:
+        dataset: the profile's own table, if already loaded: it is split again with
+            :func:`hybridlib.data.assign_splits` instead of loading the data a second time.
+    """
+    from .. import data
+    from ..config import resolve_profile
+    from .stats import unseen_formula_ids
+
+    grouped = resolve_profile(profile).with_(data={"split": "formula"})
+    table = (data.load_dataset(grouped) if dataset is None else
+             data.assign_splits(dataset.drop(columns="split"), grouped))
+    n_test = int((table["split"] == "test").sum())
+    return grouped if n_test and len(unseen_formula_ids(table)) == n_test else None
+
+
+def grouped_split_table(names: Iterable[str], target: str = "e_form",
+                        profile: Profile | str | None = None,
+                        dataset: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Test MAE with the random split and with the formula-grouped split, side by side.
+
+    Reads stored runs only: experiments without a stored formula-split run are left out,
+    and the table is empty when the data ignore ``split="formula"``
+    (:func:`formula_split_profile`, which receives ``dataset``).
+
+    Returns:
+        Index: experiment; ``model``, ``mae_random`` and ``mae_formula`` (each with
+        ``_low``/``_high`` bootstrap bounds), ``change_pct`` (formula vs random, %),
+        ``n_test_formula`` and ``label_random``, ``label_formula`` (ranks with ties among
+        the experiments of the table, :func:`hybridlib.report.claims.rank_with_ties`).
+    """
+    from ..experiments import run
+    from .claims import rank_with_ties
+    from .stats import aligned_predictions, mae_interval
+
+    grouped = formula_split_profile(profile, dataset)
+    runs: dict[str, tuple] = {}
+    for name in names if grouped is not None else ():
+        other = stored_run(name, grouped)
+        if other is not None and target in other.metrics:
+            runs[name] = (run(name, profile), other)
+    rows = {}
+    for name, (ordinary, other) in runs.items():
+        a, b = (mae_interval(*r.arrays(target, "test")) for r in (ordinary, other))
+        rows[name] = {"model": MODELS.get(name, (name, ""))[0], "mae_random": a.estimate,
+                      "mae_random_low": a.low, "mae_random_high": a.high,
+                      "mae_formula": b.estimate, "mae_formula_low": b.low,
+                      "mae_formula_high": b.high,
+                      "change_pct": 100 * (b.estimate / a.estimate - 1), "n_test_formula": b.n}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    for column, which in (("label_random", 0), ("label_formula", 1)):
+        if runs:
+            chosen = {name: pair[which] for name, pair in runs.items()}
+            table[column] = rank_with_ties(aligned_predictions(chosen, target))["label"]
+    return table
+
+
+#: target -> the single-task MEGNet run that multitask runs are compared with.
+SINGLE_TASK_BASELINES = {"e_form": "megnet_e_form", "band_gap": "megnet_band_gap"}
+
+
+def transfer_intervals(profile: Profile | str | None = None,
+                       names: Iterable[str] = MULTITASK_RUNS[2:],
+                       baselines: dict[str, str] = SINGLE_TASK_BASELINES) -> pd.DataFrame:
+    """Each multitask run against its single-task baseline, per target, with paired intervals.
+
+    Args:
+        baselines: target -> single-task experiment.
+
+    Returns:
+        One row per (run, target): ``experiment, model, target, single_mae, multi_mae,
+        diff, diff_low, diff_high`` (multi minus single) and ``verdict``: ``"better"``,
+        ``"worse"`` (negative transfer beyond doubt) or ``"tie"``.
+    """
+    from .claims import compare
+
+    names, rows = list(names), []
+    for target, single in baselines.items():
+        predictions = test_predictions([single, *names], target, profile)
+        for name in names:
+            result = compare(predictions, name, single)
+            d = result.difference
+            rows.append({"experiment": name, "model": MODELS.get(name, (name, ""))[0],
+                         "target": target, "single_mae": (predictions[single]
+                                                          - predictions["y"]).abs().mean(),
+                         "multi_mae": (predictions[name] - predictions["y"]).abs().mean(),
+                         "diff": d.estimate, "diff_low": d.low, "diff_high": d.high,
+                         "verdict": result.verdict})
+    return pd.DataFrame(rows)
+
+
+def interval_column(table: pd.DataFrame, estimate: str, digits: int = 4,
+                    signed: bool = False) -> pd.Series:
+    """``"0.1506 [0.1331, 0.1681]"`` strings from the columns ``estimate``, ``<estimate>_low``
+    and ``<estimate>_high`` (``signed``: with a sign, for differences); empty where NaN."""
+    f = f"{'+' if signed else ''}.{digits}f"
+    return pd.Series([
+        "" if pd.isna(e) else f"{e:{f}} [{lo:{f}}, {hi:{f}}]" for e, lo, hi in
+        zip(table[estimate], table[f"{estimate}_low"], table[f"{estimate}_high"])],
+        index=table.index, name=f"{estimate} (95 %)")
+
+
+def mean_sd_column(seeds: pd.DataFrame, index: Iterable[str], digits: int = 4) -> pd.Series:
+    """``"0.1506 ± 0.0031 (3 回)"`` per experiment of ``index`` from :func:`seed_table`;
+    ``"1 回のみ"`` where fewer than two seeds are stored."""
+    def cell(name: str) -> str:
+        if name not in seeds.index or seeds.loc[name, "n_seeds"] < 2:
+            return "1 回のみ"
+        row = seeds.loc[name]
+        return f"{row['mae_mean']:.{digits}f} ± {row['mae_sd']:.{digits}f} ({int(row['n_seeds'])} 回)"
+
+    index = list(index)
+    return pd.Series([cell(n) for n in index], index=index, name="seeds mean ± sd")
