@@ -69,14 +69,22 @@ def _toy_predictions(shift: float) -> pd.DataFrame:
                          "e_form": y, "e_form_pred": y + noise + shift})
 
 
-@register("_claims_accurate")
 def _accurate(ctx):
     return Outcome(_toy_predictions(0.0), train_seconds=1.0)
 
 
-@register("_claims_biased")
 def _biased(ctx):
     return Outcome(_toy_predictions(0.2), train_seconds=0.5)
+
+
+@pytest.fixture(autouse=True)
+def _toy_experiments():
+    """The toy experiments exist only while a test of this module runs."""
+    register("_claims_accurate")(_accurate)
+    register("_claims_biased")(_biased)
+    yield
+    for name in ("_claims_accurate", "_claims_biased"):
+        hl.experiments._EXPERIMENTS.pop(name, None)
 
 
 NAMES = ["_claims_accurate", "_claims_biased"]

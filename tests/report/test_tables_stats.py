@@ -18,28 +18,36 @@ def _frame(errors: np.ndarray, split: str = "test") -> pd.DataFrame:
                          "e_form_pred": Y + errors})
 
 
-@register("_tables_small")
 def _small(ctx):
     # test error |0.1 + 0.01 seed|; the formula split doubles it
     scale = 2.0 if ctx.profile.data.split == "formula" else 1.0
     return Outcome(_frame(np.full(N, scale * (0.1 + 0.01 * ctx.profile.seed))), 1.0)
 
 
-@register("_tables_large")
 def _large(ctx):
     return Outcome(_frame(np.full(N, 0.3)), 2.0)
 
 
-@register("_tables_multi")
 def _multi(ctx):
     frame = _frame(np.full(N, 0.05))
     return Outcome(frame.assign(band_gap=Y, band_gap_pred=Y + 0.5), 3.0)
 
 
-@register("_tables_gap")
 def _gap(ctx):
     return Outcome(pd.DataFrame({"material_id": IDS, "split": "test", "band_gap": Y,
                                  "band_gap_pred": Y + 0.5}), 1.0)
+
+
+@pytest.fixture(autouse=True)
+def _toy_experiments():
+    """The toy experiments exist only while a test of this module runs."""
+    register("_tables_small")(_small)
+    register("_tables_large")(_large)
+    register("_tables_multi")(_multi)
+    register("_tables_gap")(_gap)
+    yield
+    for name in ("_tables_small", "_tables_large", "_tables_multi", "_tables_gap"):
+        hl.experiments._EXPERIMENTS.pop(name, None)
 
 
 @pytest.fixture
