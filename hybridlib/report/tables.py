@@ -1,7 +1,7 @@
 """Tables of measured results for the chapters, read from the run registry.
 
 One row per experiment with the test metrics, training time and the display name and
-family used in figures (``hl.plots.FAMILY_COLORS``). Introduced in: chapter 5.2.
+family used in figures (``hl.plots.FAMILY_COLORS``, :mod:`.style`). Introduced in: chapter 5.2.
 """
 from __future__ import annotations
 
