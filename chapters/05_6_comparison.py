@@ -81,7 +81,8 @@ table = hl.tables.metrics_table(E_FORM_MODELS, "e_form", profile)
 
 # %%
 table["pareto"] = hl.tables.pareto_front(table)
-table.sort_values("mae")[["model", "mae", "rmse", "r2", "train_time_s", "pareto"]].round(4)
+hl.tables.show(table.sort_values("mae"),
+               ["model", "mae", "rmse", "r2", "train_time_s", "pareto"])
 
 # %% [markdown]
 # 「Late Fusion (α: 訓練, 誤)」は 5.3 節で示した誤った手順（$\alpha$ を訓練データで選ぶ）の結果で、比較のためだけに残しています。学習時間（`train_time_s`）は予測に必要なすべての学習の合計で、Late Fusion とスタッキングでは RF と CGCNN の学習時間を含みます。
@@ -141,7 +142,7 @@ for name, result in runs.items():
     by_class[label] = pd.concat([
         hl.analysis.error_by_class(test, "e_form", "e_form_pred", pd.Series(metal))["mae"],
         hl.analysis.error_by_class(test, "e_form", "e_form_pred", pd.Series(n_el.to_numpy()))["mae"]])
-pd.DataFrame(by_class).round(4)
+hl.tables.show(pd.DataFrame(by_class).rename_axis("class"))
 
 # %% [markdown]
 # ## 5.6.2 バンドギャップ
@@ -156,8 +157,8 @@ multitask = hl.tables.multitask_table(profile)
 # %%
 gap = gap.merge(multitask[["gap_mae_metal", "gap_mae_nonmetal"]],
                 left_on="experiment", right_index=True, how="left")
-gap.sort_values("mae")[["model", "mae", "r2", "gap_mae_metal", "gap_mae_nonmetal",
-                        "train_time_s"]].round(4)
+hl.tables.show(gap.sort_values("mae"), unit="eV", columns=[
+    "model", "mae", "r2", "gap_mae_metal", "gap_mae_nonmetal", "train_time_s"])
 
 # %% [markdown]
 # ## 5.6.3 測定値にもとづく推奨
@@ -167,8 +168,8 @@ gap.sort_values("mae")[["model", "mae", "r2", "gap_mae_metal", "gap_mae_nonmetal
 # %%
 ranking = honest.assign(mae_rank=honest["mae"].rank().astype(int),
                         time_rank=honest["train_time_s"].rank(method="min").astype(int))
-ranking.sort_values("mae_rank")[["model", "mae", "train_time_s", "mae_rank", "time_rank",
-                                 "pareto"]].round(4)
+hl.tables.show(ranking.sort_values("mae_rank"), [
+    "model", "mae", "train_time_s", "mae_rank", "time_rank", "pareto"])
 
 # %% tags=["remove-cell"]
 pareto_names = ", ".join(hl.tables.MODELS[n][0] for n in honest.index[honest["pareto"]])

@@ -76,7 +76,7 @@ late_val = hl.experiments.run("late_fusion_val", profile)
 late_train = hl.experiments.run("late_fusion_train", profile)
 
 # %%
-table[["model", "mae", "r2", "train_time_s"]].round(4)
+hl.tables.show(table, ["model", "mae", "r2", "train_time_s"])
 
 # %% tags=["remove-cell"]
 mae = table["mae"]
