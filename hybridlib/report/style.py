@@ -29,9 +29,9 @@ __all__ = ["FONT_FAMILY", "PAGE_WIDTH_PX", "PAGE_WIDTH_IN", "MIN_FONT_PT", "FAMI
 
 FONT_FAMILY = "IPAexGothic"
 #: Width of a figure in a chapter at a 1280 px window, measured in Chromium.
-PAGE_WIDTH_PX = 688
-#: Widest figure (100 px per inch; the tight bounding box adds 0.2 in: 680 px).
-PAGE_WIDTH_IN = 6.6
+PAGE_WIDTH_PX = 672
+#: Widest figure (100 px per inch; the tight bounding box adds 0.2 in: 670 px).
+PAGE_WIDTH_IN = 6.5
 #: Smallest text in any figure, in points at 100 dpi (12.5 px on the page).
 MIN_FONT_PT = 9.0
 #: Model family -> (legend label, colour): the same in every figure of the book.

@@ -261,7 +261,9 @@ def show(table: pd.DataFrame | pd.Series, columns: Sequence | None = None, *,
         raise ValueError(f"two columns would get the same header: {list(shown.columns)}")
     models = [c for c in table.columns if _describe(c, unit, labels)[1] == "error"
               and c not in COLUMNS and c not in labels]
-    styler = shown.style.format(formats).hide(axis="index")
+    # class "dataframe": the book theme draws it like a pandas table (borders, stripes)
+    styler = shown.style.format(formats).hide(axis="index").set_table_attributes(
+        'class="dataframe"')
     if models:
         styler = styler.set_caption(f"モデルの列の値：テスト MAE ({unit})")
     return styler

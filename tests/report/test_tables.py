@@ -39,6 +39,7 @@ def test_headers_are_japanese_with_units_and_there_is_no_index_column(metrics):
     assert rows[0] == ["RF (Magpie 132)", "0.151", "0.197", "0.961", "2.5 秒"]
     assert [row[-1] for row in rows] == ["2.5 秒", "10.3 分", "2.0 時間"]
     assert _cells(tables.show(metrics, ["mae"], unit="eV"))[0] == ["MAE (eV)"]
+    assert 'class="dataframe"' in tables.show(metrics).to_html()  # the theme's table look
 
 
 def test_every_known_column_has_a_japanese_header():
