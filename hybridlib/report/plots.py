@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from .diagrams import alignn_architecture, crystal_and_line_graph, fusion_taxonomy, megnet_block
 from .style import (FAMILY_COLORS, FONT_FAMILY, MIN_FONT_PT, OTHER_COLORS, PAGE_WIDTH_IN,
@@ -86,6 +86,18 @@ def _display_name(model: str) -> str:
     from .tables import MODELS
 
     return MODELS[model][0] if model in MODELS else model
+
+
+class _PlainLogFormatter(LogFormatter):
+    """Log-axis tick labels as plain numbers (1.05, 0.1), not 1.05 × 10⁰ or 10⁻¹."""
+
+    def _num_to_string(self, x, vmin, vmax) -> str:
+        return f"{x:.3g}"
+
+
+def _plain_log_labels(axis) -> None:
+    axis.set_major_formatter(_PlainLogFormatter())
+    axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
 
 
 def _spread_labels(fig: Figure, labels: list) -> None:
@@ -226,6 +238,7 @@ def mae_vs_time(table: pd.DataFrame, unit: str = "eV/atom") -> Figure:
                           textcoords="offset points", fontsize=MIN_FONT_PT, bbox=_BOX)
               for _, row in front.iterrows()]
     ax.set_xscale("log")
+    _plain_log_labels(ax.xaxis)
     ax.set_xlabel("学習時間（秒、対数軸）")
     ax.set_ylabel(f"テスト MAE ({unit})")
     ax.set_title("精度と学習コスト（左下ほど良い）")
@@ -257,6 +270,8 @@ def learning_curve(sizes: Sequence[int], maes_by_model: Mapping[str, Sequence[fl
         ax.plot(n, values, marker="o", label=_display_name(name), color=color)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log_labels(ax.xaxis)
+    _plain_log_labels(ax.yaxis)
     ax.set_xlabel("学習データ数（物質数、対数軸）")
     ax.set_ylabel(f"テスト MAE ({unit}、対数軸)")
     ax.set_title("学習曲線")
@@ -365,6 +380,7 @@ def task_weight_trajectory(trajectory: Sequence[Sequence[float]], names: Sequenc
     for k, (name, color) in enumerate(zip(names, itertools.cycle(OTHER_COLORS))):
         ax.plot(steps, weights[:, k], label=name, color=color)
     ax.set_yscale("log")
+    _plain_log_labels(ax.yaxis)
     ax.set_xlabel("学習ステップ")
     ax.set_ylabel(r"タスクの重み $\lambda_k = e^{-s_k}$（対数軸）")
     ax.set_title("不確実性による重み付けで学習された重み")

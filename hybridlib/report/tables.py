@@ -185,12 +185,12 @@ def _writer(kind: str):
 
 
 def _duration(seconds: float) -> str:
-    """``2.5 秒``, ``10.3 分``, ``1.2 時間``."""
+    """``2.5 秒``, ``10.3 分``, ``1.2 時間`` (a no-break space keeps number and unit together)."""
     if seconds < 60:
-        return f"{seconds:.1f} 秒"
+        return f"{seconds:.1f}\u00a0秒"
     if seconds < 3600:
-        return f"{seconds / 60:.1f} 分"
-    return f"{seconds / 3600:.1f} 時間"
+        return f"{seconds / 60:.1f}\u00a0分"
+    return f"{seconds / 3600:.1f}\u00a0時間"
 
 
 def _describe(column, unit: str, labels: Mapping[str, str]) -> tuple[str, str]:

@@ -36,8 +36,8 @@ def _cells(styler) -> list[list[str]]:
 def test_headers_are_japanese_with_units_and_there_is_no_index_column(metrics):
     header, *rows = _cells(tables.show(metrics, ["model", "mae", "rmse", "r2", "train_time_s"]))
     assert header == ["モデル", "MAE (eV/atom)", "RMSE (eV/atom)", "R²", "学習時間"]
-    assert rows[0] == ["RF (Magpie 132)", "0.151", "0.197", "0.961", "2.5 秒"]
-    assert [row[-1] for row in rows] == ["2.5 秒", "10.3 分", "2.0 時間"]
+    assert rows[0] == ["RF (Magpie 132)", "0.151", "0.197", "0.961", "2.5\u00a0秒"]
+    assert [row[-1] for row in rows] == ["2.5\u00a0秒", "10.3\u00a0分", "2.0\u00a0時間"]
     assert _cells(tables.show(metrics, ["mae"], unit="eV"))[0] == ["MAE (eV)"]
     assert 'class="dataframe"' in tables.show(metrics).to_html()  # the theme's table look
 
