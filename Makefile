@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine (see README):
 #   make book   - install, execute every chapter on the offline MP sample, build _build/html
-#   make test   - install, run the unit tests and nbval over every chapter (ci profile), then
-#                 the Colab-path check (make colab-check)
+#   make test   - install, run the unit tests, nbval over every chapter, the browser check of
+#                 the book built on the ci profile (installs Chromium as root) and the
+#                 Colab-path check (make colab-check)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
@@ -11,13 +12,14 @@ BIN := $(VENV)/bin
 # Override (e.g. TORCH_SPEC=torch) on machines with a GPU. Colab keeps its own torch.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+MATHJAX := book/_static/mathjax/.version
 export HYBRIDLIB_CACHE_DIR ?= $(CURDIR)/.cache/hybridlib
 export MPLBACKEND ?= Agg
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install book test colab-check check-book students bench set-repo clean
+.PHONY: install book test colab-check browser check-ci check-book students bench set-repo clean
 
-install: $(STAMP)
+install: $(STAMP) $(MATHJAX)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +31,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps "matbench==0.6"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
+
+# MathJax for the book's formulas, served by the book itself: unpacked from the npm
+# package mathjax@3.2.2 (~2 MB, not committed; the book build stops without it).
+$(MATHJAX): tools/vendor_mathjax.py | $(STAMP)
+	$(BIN)/python -m tools.vendor_mathjax
+	touch $@
 
 # Training happens first, two single-threaded workers filling the run registry; the book
 # build then only reads results. Jupyter Book's caches know only the notebooks' code, so
@@ -43,10 +51,12 @@ book: install
 	echo "$$version" > $(BOOK_STAMP); \
 	test -f _build/html/index.html && echo "book: _build/html/index.html"
 
-test: install
+# Unit tests, nbval over every chapter, then the ci-profile book read in headless Chromium.
+test: install browser
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m hybridlib.experiments --jobs 2
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q -m "slow or not slow"
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -q -p no:cacheprovider chapters
+	$(MAKE) --no-print-directory check-ci
 	$(MAKE) --no-print-directory colab-check
 
 # The Colab path on this machine: a fresh venv that already has torch, hybridlib installed by
@@ -55,7 +65,33 @@ test: install
 colab-check: install
 	$(BIN)/python -m tools.colab_check
 
-check-book: install
+# Chromium and the fonts a reader's browser has (Japanese, emoji), for tools.browser_check.
+# CI runs as root on Debian and installs them; elsewhere the command to run is printed.
+BROWSER_PACKAGES := chromium fonts-noto-cjk fonts-noto-color-emoji
+browser:
+	@if command -v chromium >/dev/null && fc-list :lang=ja | grep -q . \
+	    && fc-list :charset=2705 | grep -q .; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $(BROWSER_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	else \
+	  echo "the browser check needs: sudo apt-get install -y --no-install-recommends $(BROWSER_PACKAGES)" >&2; \
+	  exit 1; \
+	fi
+
+# The ci-profile book (its own build folder, so its pages never mix with the book profile's),
+# checked page by page in Chromium with the network off; screenshots in $(CI_BUILD)/screenshots.
+CI_BUILD := _build/ci
+check-ci: install browser
+	export HYBRIDLIB_PROFILE=ci; \
+	version="$$($(BIN)/python -m hybridlib.results --version)"; \
+	if [ "$$(cat $(CI_BUILD)/.hybridlib-version 2>/dev/null)" != "$$version" ]; then rm -rf $(CI_BUILD); fi; \
+	$(BIN)/jupyter-book build . --path-output $(CI_BUILD) -W -n --keep-going -q; \
+	echo "$$version" > $(CI_BUILD)/.hybridlib-version
+	$(BIN)/python -m tools.browser_check $(CI_BUILD)/_build/html --screenshots $(CI_BUILD)/screenshots
+
+check-book: install browser
 	$(BIN)/python -m tools.browser_check _build/html --screenshots _build/screenshots
 
 students: install

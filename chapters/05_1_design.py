@@ -142,7 +142,7 @@ curve = pd.concat([hl.experiments.learning_curve(name, profile=profile)
 curve = curve[curve["target"] == "e_form"]
 
 # %%
-curve.pivot(index="train_size", columns="model", values="mae").round(4)
+hl.tables.show(curve.pivot(index="train_size", columns="model", values="mae"))
 
 # %% tags=["remove-cell"]
 table = curve.pivot(index="train_size", columns="model", values="mae")

@@ -110,7 +110,7 @@ print(tuple(fused.shape), "parameters:", sum(p.numel() for p in model.parameters
 table = hl.tables.metrics_table(["rf_magpie", "cgcnn", "early_fusion"], "e_form", profile)
 
 # %%
-table[["model", "mae", "rmse", "r2", "train_time_s"]].round(4)
+hl.tables.show(table, ["model", "mae", "rmse", "r2", "train_time_s"])
 
 # %% tags=["remove-cell"]
 mae = table.set_index("experiment")["mae"]
@@ -147,7 +147,8 @@ attention = hl.experiments.run("attention_fusion", profile)
 weights = attention.predictions.query("split == 'test'")
 weights = weights.merge(df[["material_id", "n_elements", "band_gap"]], on="material_id")
 weights["class"] = np.where(weights["band_gap"] > 0, "非金属 (gap > 0)", "金属 (gap = 0)")
-weights.groupby("class")[["w_composition", "w_structure"]].describe().round(3)
+stats = weights.groupby("class")[["w_structure"]]
+hl.tables.show(stats.agg(["count", "mean", "std", "min", "max"]))
 
 # %% tags=["remove-cell"]
 hl.glue("mae_attention_52", attention.metrics["e_form"]["mae"])

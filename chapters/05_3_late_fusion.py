@@ -77,14 +77,15 @@ print(f"alpha chosen on validation = {alpha:.2f}")
 # 元の教材のコード例 2 は、RF と CGCNN の **訓練データでの予測** で $\alpha$ を選んでいます。RF は訓練データをほぼ丸暗記できるので、訓練データ上では RF の誤差が極端に小さく見え、$\alpha$ は RF 寄りに引っ張られやすくなります。RF の訓練 MAE を、訓練データの中だけで行う 5 分割の out-of-fold 予測と比べると、その楽観がよく分かります。
 
 # %%
-pd.Series({
-    "RF train MAE (in-sample)": late_train.extra["rf_train_mae_in_sample"],
-    "RF train MAE (out-of-fold)": late_train.extra["rf_train_mae_out_of_fold"],
-    "RF test MAE": rf.metrics["e_form"]["mae"],
-}).round(4)
+rf_train = late_train.extra
+hl.tables.show(pd.Series({
+    "RF の訓練 MAE（in-sample）": rf_train["rf_train_mae_in_sample"],
+    "RF の訓練 MAE（out-of-fold）": rf_train["rf_train_mae_out_of_fold"],
+    "RF のテスト MAE": rf.metrics["e_form"]["mae"],
+}, name="mae"))
 
 # %% [markdown]
-# 二つの選び方で得た $\alpha$ と、そのテスト MAE を並べます。`mae (95 %)` は MAE とその 95 % 区間、`diff (95 %)` は「Late Fusion (α: 検証)」との MAE の差（負ならその行のモデルの方が誤差が小さい）とその 95 % 区間、`verdict` は区間から読める判定（`better`・`worse`・区別できない `tie`）です。区間の意味は表のすぐ下で説明します。
+# 二つの選び方で得た $\alpha$ と、そのテスト MAE を並べます。「MAE [95 % 区間]」は MAE とその 95 % 区間、「差 [95 % 区間]」は「Late Fusion (α: 検証)」との MAE の差（負ならその行のモデルの方が誤差が小さい）とその 95 % 区間、「判定」は区間から読める判定（良い・悪い・区別できない）です。区間の意味は表のすぐ下で説明します。
 
 # %%
 NAMES = ["rf_magpie", "cgcnn", "late_fusion_val", "late_fusion_train", "stacking"]
@@ -93,7 +94,7 @@ comparison["alpha"] = comparison["experiment"].map(
     {"late_fusion_val": late_val.extra["alpha"], "late_fusion_train": late_train.extra["alpha"]})
 comparison["mae (95 %)"] = hl.tables.interval_column(comparison, "mae")
 comparison["diff (95 %)"] = hl.tables.interval_column(comparison, "diff", signed=True)
-comparison[["model", "alpha", "mae (95 %)", "diff (95 %)", "verdict"]].round(2)
+hl.tables.show(comparison, ["model", "alpha", "mae (95 %)", "diff (95 %)", "verdict"])
 
 # %% [markdown]
 # ### 差は偶然か：対応のあるブートストラップ
@@ -167,8 +168,9 @@ hl.plots.alpha_curve(late_val.extra["alphas"], late_val.extra["mae_curve"],
 # 重み付き平均を一般化して、二つの予測を入力とする小さな回帰モデル（メタモデル）を学習するのがスタッキングです {cite}`wolpert1992stacked`。ここではリッジ回帰を **検証データの予測** で学習し、テストデータには一度だけ適用します（テストの目的変数は一切読みません）。メタモデルは切片と二つの係数を持つので、重みの和が 1 でなくても、系統的なずれ（バイアス）を補正できます。
 
 # %%
-pd.Series({"coef RF": stacking.extra["coef"][0], "coef CGCNN": stacking.extra["coef"][1],
-           "intercept": stacking.extra["intercept"]}).round(4)
+hl.tables.show(pd.Series({"RF の係数": stacking.extra["coef"][0],
+                           "CGCNN の係数": stacking.extra["coef"][1],
+                           "切片": stacking.extra["intercept"]}))
 
 # %% [markdown]
 # スタッキングのテスト MAE は {glue:text}`mae_stack_53:.4f` eV/atom で、{glue:text}`stack_vs_late_53`。検証データは早期終了にも使っているので、検証データで学習したメタモデルには少し楽観が残ります。データに余裕があるなら、訓練データの out-of-fold 予測でメタモデルを学習するのが理想です（`hl.models.out_of_fold_predict`）。

@@ -86,7 +86,7 @@ hl.glue("n_pairs_54", int(graph.lg_edge_index.shape[1]))
 # %%
 angles = hl.graphs.bond_angle_table(graph, structure)
 first_shell = angles[(angles["d_ij"] < 2.5) & (angles["d_ik"] < 2.5) & (angles["angle_deg"] > 1)]
-first_shell.head(8).round(3)
+hl.tables.show(first_shell.head(8))
 
 # %% tags=["remove-cell"]
 assert np.allclose(first_shell["cos"], -1 / 3, atol=0.02), first_shell["cos"].describe()
@@ -132,7 +132,7 @@ print("parameters:", sum(p.numel() for p in model.parameters()))
 table = hl.tables.metrics_table(["cgcnn", "alignn_simple", "alignn"], "e_form", profile)
 
 # %%
-table[["model", "mae", "rmse", "r2", "train_time_s"]].round(4)
+hl.tables.show(table, ["model", "mae", "rmse", "r2", "train_time_s"])
 
 # %% tags=["remove-cell"]
 mae = table.set_index("experiment")["mae"]
@@ -149,9 +149,9 @@ hl.glue("time_ratio_54", seconds["alignn"] / seconds["cgcnn"])
 history = {}
 for name in ("cgcnn", "alignn_simple", "alignn"):
     extra = hl.experiments.run(name, profile).extra
-    history[hl.tables.MODELS[name][0]] = {"best epoch": extra["best_epoch"],
-                                         "epochs run": extra["epochs_run"]}
-pd.DataFrame(history).T
+    history[hl.tables.MODELS[name][0]] = {"best_epoch": extra["best_epoch"],
+                                         "epochs_run": extra["epochs_run"]}
+hl.tables.show(pd.DataFrame(history).T.rename_axis("model"))
 
 # %% tags=["remove-cell"]
 simple = hl.experiments.run("alignn_simple", profile).extra

@@ -111,7 +111,8 @@ model.blocks[0]
 
 # %%
 train = df[df["split"] == "train"]
-train[["e_form", "band_gap"]].agg(["mean", "std", "var"]).round(3)
+scales = train[["e_form", "band_gap"]].agg(["mean", "std", "var"]).T
+hl.tables.show(scales.rename_axis("target"))
 
 # %% [markdown]
 # ## 5.5.5 単一タスクとマルチタスクの比較
@@ -122,14 +123,14 @@ train[["e_form", "band_gap"]].agg(["mean", "std", "var"]).round(3)
 table = hl.tables.multitask_table(profile)
 
 # %%
-table.round(4)
+hl.tables.show(table)
 
 # %% [markdown]
 # 単一タスクの基準に対する MAE の変化率です（正の値は悪化 = 負の転移）。
 
 # %%
 transfer = hl.tables.transfer_table(table)
-transfer.round(1)
+hl.tables.show(transfer)
 
 # %% tags=["remove-cell"]
 learned = hl.experiments.run("megnet_mt_uncertainty", profile)

@@ -68,7 +68,7 @@ seeds = hl.tables.seed_table(E_FORM_MODELS, "e_form", profile)
 unseen = hl.tables.unseen_formula_table(E_FORM_MODELS, "e_form", profile, dataset=df)
 
 # %% [markdown]
-# 列の意味：`mae (95 %)` はテスト MAE（eV/atom）とその 95 % 区間、`Δ best (95 %)` は順位 1 の中で MAE が最も小さいモデルとの差とその区間、`seeds` は乱数の種を変えた学習の MAE の平均 ± 標準偏差（レジストリにある場合）、`mae unseen` は組成式が訓練データにないテスト物質だけでの MAE（後述）、`train_time_s` は学習時間（秒）、`pareto` はパレート最適かどうかです。
+# 列の意味：「MAE [95 % 区間]」はテスト MAE とその 95 % 区間、「最良との差」は順位 1 の中で MAE が最も小さいモデルとの差とその区間、「種を変えた MAE」は乱数の種を変えた学習の MAE の平均 ± 標準偏差（レジストリにある場合）、「未知の組成式での MAE」は組成式が訓練データにないテスト物質だけでの MAE（後述）、「パレート最適」は、それより速くて精度も高いモデルが他にないことを表します。順位の「1=」は、区間では区別できない同順位です。
 
 # %%
 table = table.set_index("experiment")
@@ -78,11 +78,11 @@ table["mae (95 %)"] = hl.tables.interval_column(table, "mae")
 table["Δ best (95 %)"] = hl.tables.interval_column(table, "diff_best", signed=True)
 table["seeds"] = hl.tables.mean_sd_column(seeds, table.index)
 table["mae unseen"] = unseen["mae_unseen"]
-table[["label", "model", "mae (95 %)", "Δ best (95 %)", "seeds", "mae unseen",
-       "train_time_s", "pareto"]].round(4)
+hl.tables.show(table, ["label", "model", "mae (95 %)", "Δ best (95 %)", "seeds",
+                       "mae unseen", "train_time_s", "pareto"])
 
 # %% [markdown]
-# 「Late Fusion (α: 訓練, 誤)」は 5.3 節で示した誤った手順（$\alpha$ を訓練データで選ぶ）の結果で、比較のためだけに残し、順位（`—`）とパレート最適の判定からは外しています。学習時間（`train_time_s`）は予測に必要なすべての学習の合計で、Late Fusion とスタッキングでは RF と CGCNN の学習時間を含みます。
+# 「Late Fusion (α: 訓練, 誤)」は 5.3 節で示した誤った手順（$\alpha$ を訓練データで選ぶ）の結果で、比較のためだけに残し、順位（`—`）とパレート最適の判定からは外しています。「学習時間」は予測に必要なすべての学習の合計で、Late Fusion とスタッキングでは RF と CGCNN の学習時間を含みます。
 
 # %% tags=["remove-cell"]
 labels = {n: hl.tables.MODELS[n][0] for n in E_FORM_MODELS}
@@ -122,7 +122,7 @@ hl.glue("fig-time-56", hl.plots.mae_vs_time(table.reset_index(), "eV/atom"),
 # 学習時間とテスト MAE のトレードオフ。学習時間は、レジストリを埋めるコマンド（`python -m hybridlib.experiments --jobs N`）の中で、それぞれのモデルを学習したワーカーが測った壁時計時間です。
 # ```
 #
-# このページの実行で MAE が最も小さかったのは「{glue:text}`best_model_56`」（MAE {glue:text}`best_mae_56:.4f` eV/atom、R² {glue:text}`best_r2_56:.3f`）でした。ただし{glue:text}`top_56`。最も学習が速かったのは「{glue:text}`fast_model_56`」（MAE {glue:text}`fast_mae_56:.4f` eV/atom、順位 {glue:text}`fast_label_56`）です。表の `pareto` 列が True のモデルは、「それより速くて、しかも MAE も小さいモデル」が他にないモデルで、用途に応じて選ぶ候補になります（MAE の差が区間の中に収まるモデルどうしでは、パレート最適かどうかも偶然で入れ替わりうる点に注意してください）。
+# このページの実行で MAE が最も小さかったのは「{glue:text}`best_model_56`」（MAE {glue:text}`best_mae_56:.4f` eV/atom、R² {glue:text}`best_r2_56:.3f`）でした。ただし{glue:text}`top_56`。最も学習が速かったのは「{glue:text}`fast_model_56`」（MAE {glue:text}`fast_mae_56:.4f` eV/atom、順位 {glue:text}`fast_label_56`）です。表の「パレート最適」に ✓ が付いたモデルは、「それより速くて、しかも MAE も小さいモデル」が他にないモデルで、用途に応じて選ぶ候補になります（MAE の差が区間の中に収まるモデルどうしでは、パレート最適かどうかも偶然で入れ替わりうる点に注意してください）。
 #
 # ```{admonition} 学習時間は何を測ったか
 # :class: note
@@ -155,12 +155,12 @@ else:
 # %% [markdown]
 # ### 未知の組成式での誤差
 #
-# このデータには、同じ組成式（還元組成式）で結晶構造の違う物質（多形）が含まれます。テストデータ {glue:text}`n_test_56` 件のうち {glue:text}`n_seen_56` 件は、同じ組成式の物質が訓練データにもあります。組成だけを見るモデルは、そうした物質では訓練データの多形の値に近い予測を返せるので、有利になりえます。組成式が訓練データに一度も現れない {glue:text}`n_unseen_56` 件だけで測った MAE を、全体と並べます（`mae_seen` は残りの {glue:text}`n_seen_56` 件での MAE で、件数が少ないほど揺れが大きい値です）。
+# このデータには、同じ組成式（還元組成式）で結晶構造の違う物質（多形）が含まれます。テストデータ {glue:text}`n_test_56` 件のうち {glue:text}`n_seen_56` 件は、同じ組成式の物質が訓練データにもあります。組成だけを見るモデルは、そうした物質では訓練データの多形の値に近い予測を返せるので、有利になりえます。組成式が訓練データに一度も現れない {glue:text}`n_unseen_56` 件だけで測った MAE を、全体と並べます（「既知の組成式での MAE」は残りの {glue:text}`n_seen_56` 件での MAE で、件数が少ないほど揺れが大きい値です）。
 
 # %%
 unseen["mae unseen (95 %)"] = hl.tables.interval_column(unseen, "mae_unseen")
-unseen.assign(model=[labels[n] for n in unseen.index])[
-    ["model", "mae", "mae unseen (95 %)", "mae_seen"]].round(4)
+hl.tables.show(unseen.assign(model=[labels[n] for n in unseen.index]),
+               ["model", "mae", "mae unseen (95 %)", "mae_seen"])
 
 # %% tags=["remove-cell"]
 hl.glue("n_test_56", int(unseen["n_unseen"].iloc[0] + unseen["n_seen"].iloc[0]))
@@ -174,12 +174,12 @@ claims.require(n_unseen >= 0.8 * (n_unseen + n_seen),
                "ランダムな分割では未知の組成式がテストの大部分（8 割以上）を占める")
 
 # %% [markdown]
-# この実行では、組成式が訓練データにある物質での MAE は RF で {glue:text}`seen_rf_magpie_56:.4f`、CGCNN で {glue:text}`seen_cgcnn_56:.4f` eV/atom、未知の組成式では RF {glue:text}`unseen_rf_magpie_56:.4f`、CGCNN {glue:text}`unseen_cgcnn_56:.4f` eV/atom でした。ランダムな分割では未知の組成式がテストの大部分を占めるので、全体の MAE はほぼ未知の組成式での MAE です。新しい組成の物質を探す用途で信頼できるのは `mae unseen` の方です。
+# この実行では、組成式が訓練データにある物質での MAE は RF で {glue:text}`seen_rf_magpie_56:.4f`、CGCNN で {glue:text}`seen_cgcnn_56:.4f` eV/atom、未知の組成式では RF {glue:text}`unseen_rf_magpie_56:.4f`、CGCNN {glue:text}`unseen_cgcnn_56:.4f` eV/atom でした。ランダムな分割では未知の組成式がテストの大部分を占めるので、全体の MAE はほぼ未知の組成式での MAE です。新しい組成の物質を探す用途で信頼できるのは「未知の組成式での MAE」の方です。
 
 # %% [markdown]
 # ### 組成式でまとめた分割（頑健性の確認）
 #
-# さらに厳しい確かめ方として、同じ組成式の物質をすべて同じ側（訓練・検証・テストのどれか一つ）に入れる **組成式でまとめた分割**（`profile.with_(data={"split": "formula"})`）で学習した結果を、通常のランダムな分割と並べます。テストの物質はすべて、訓練データにない組成式になります。`label_random`・`label_formula` は、この表のモデルの中での、それぞれの分割での順位です。
+# さらに厳しい確かめ方として、同じ組成式の物質をすべて同じ側（訓練・検証・テストのどれか一つ）に入れる **組成式でまとめた分割**（`profile.with_(data={"split": "formula"})`）で学習した結果を、通常のランダムな分割と並べます。テストの物質はすべて、訓練データにない組成式になります。二つの「順位」列は、この表のモデルの中での、それぞれの分割での順位です。
 
 # %%
 grouped = hl.tables.grouped_split_table(
@@ -189,8 +189,8 @@ if grouped.empty:
 else:
     for column in ("mae_random", "mae_formula"):
         grouped[f"{column} (95 %)"] = hl.tables.interval_column(grouped, column)
-    display(grouped[["model", "mae_random (95 %)", "mae_formula (95 %)", "change_pct",
-                     "label_random", "label_formula"]].round(1))
+    display(hl.tables.show(grouped, ["model", "mae_random (95 %)", "mae_formula (95 %)",
+                                     "change_pct", "label_random", "label_formula"]))
 
 # %% tags=["remove-cell"]
 if grouped.empty:
@@ -236,7 +236,8 @@ n_el = info["n_elements"].clip(upper=4).map(lambda n: f"{n} 元素" if n < 4 els
 by_class = pd.concat([hl.tables.error_by_class_table(list(runs), c, "e_form", profile)
                       for c in (metal, n_el)])
 by_class["mae (95 %)"] = hl.tables.interval_column(by_class, "mae", 3)
-by_class.pivot(index=["class", "n"], columns="model", values="mae (95 %)")
+by_class = by_class.pivot(index=["class", "n"], columns="model", values="mae (95 %)")
+hl.tables.show(by_class, labels={m: f"{m}：MAE [95 % 区間]" for m in by_class.columns})
 
 # %% [markdown]
 # ## 5.6.2 バンドギャップ
@@ -253,8 +254,8 @@ gap = gap.merge(multitask[["gap_mae_metal", "gap_mae_nonmetal"]],
                 left_on="experiment", right_index=True, how="left")
 gap["mae (95 %)"] = hl.tables.interval_column(gap, "mae", 3)
 gap["Δ best (95 %)"] = hl.tables.interval_column(gap, "diff_best", 3, signed=True)
-gap[["label", "model", "mae (95 %)", "Δ best (95 %)", "gap_mae_metal",
-     "gap_mae_nonmetal", "train_time_s"]].round(3)
+hl.tables.show(gap, ["label", "model", "mae (95 %)", "Δ best (95 %)", "gap_mae_metal",
+                     "gap_mae_nonmetal", "train_time_s"], unit="eV")
 
 # %% [markdown]
 # ## 5.6.3 測定値にもとづく推奨

@@ -62,12 +62,13 @@ curves = pd.concat([hl.experiments.learning_curve(m, profile=profile)
                     for m in ("rf_magpie", "cgcnn")])
 
 # %% [markdown]
-# 主要なモデルの生成エネルギーのテスト MAE（eV/atom）です。`diff (95 %)` は、RF と CGCNN のうち MAE が小さい方（このビルドでは「{glue:text}`single_57`」）との差とその 95 % 区間、`verdict` はその区間から読める判定（`better`・`worse`・区別できない `tie`）です（{doc}`05_3_late_fusion`）。
+# 主要なモデルの生成エネルギーのテスト MAE（eV/atom）です。「差 [95 % 区間]」は、RF と CGCNN のうち MAE が小さい方（このビルドでは「{glue:text}`single_57`」）との差とその 95 % 区間、「判定」はその区間から読める判定（良い・悪い・区別できない）です（{doc}`05_3_late_fusion`）。
 
 # %%
 table["mae (95 %)"] = hl.tables.interval_column(table, "mae")
 table["diff (95 %)"] = hl.tables.interval_column(table, "diff", signed=True)
-table[["model", "mae (95 %)", "diff (95 %)", "verdict", "r2", "train_time_s"]].round(3)
+hl.tables.show(table, ["model", "mae (95 %)", "diff (95 %)", "verdict", "r2",
+                       "train_time_s"])
 
 # %% tags=["remove-cell"]
 labels = {n: hl.tables.MODELS[n][0] for n in names}

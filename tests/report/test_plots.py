@@ -1,4 +1,5 @@
-"""The book's figures: Japanese labels that render (no missing glyphs), values drawn as given."""
+"""The book's figures: Japanese labels that render, legible at page width, no label on another,
+one colour per model family, values drawn as given."""
 from __future__ import annotations
 
 import base64
@@ -11,12 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from IPython.core.pylabtools import print_figure
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from PIL import Image
 from pymatgen.core import Lattice, Structure
 from torch_geometric.data import Data
 
-from hybridlib.report import plots
+from hybridlib.report import plots, style, tables
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -65,17 +70,38 @@ def results() -> pd.DataFrame:
     })
 
 
-def _all_figures(rock_salt, results, mp_small) -> dict[str, Figure]:
+@pytest.fixture(scope="module")
+def every_model() -> pd.DataFrame:
+    """All sixteen experiments of the book, with errors and times as crowded as 5.6's."""
+    rng = np.random.default_rng(1)
+    names = list(tables.MODELS)
+    return pd.DataFrame({
+        "model": [tables.MODELS[n][0] for n in names],
+        "family": [tables.MODELS[n][1] for n in names],
+        "mae": rng.uniform(0.13, 0.24, len(names)),
+        "train_time_s": rng.uniform(2.0, 70.0, len(names)),
+    })
+
+
+def _all_figures(rock_salt, results, mp_small, every_model=None) -> dict[str, Figure]:
     rng = np.random.default_rng(0)
     y = mp_small["e_form"].to_numpy()
+    crowd = every_model if every_model is not None else results
+    four = {label: y + rng.normal(0, 0.1, y.size) for label in crowd["model"][:4]}
     return {
         "parity": plots.parity(y, {"RF": y + rng.normal(0, 0.1, y.size)}, "eV/atom"),
-        "bar_mae": plots.bar_mae(results, baseline="RF (Magpie)"),
-        "mae_vs_time": plots.mae_vs_time(results),
-        "learning_curve": plots.learning_curve([100, 200, 300], {"RF": [0.3, 0.2, 0.15]}),
+        "parity_four": plots.parity(y, four, "eV/atom", target="生成エネルギー"),
+        "bar_mae": plots.bar_mae(crowd, baseline=crowd["model"][2]),
+        "mae_vs_time": plots.mae_vs_time(crowd),
+        "learning_curve": plots.learning_curve([100, 200, 300], {"rf_magpie": [0.3, 0.2, 0.15],
+                                                                 "cgcnn": [0.4, 0.25, 0.14]}),
         "target_distributions": plots.target_distributions(mp_small),
         "alpha_curve": plots.alpha_curve(np.linspace(0, 1, 11), np.linspace(0.2, 0.1, 11),
                                          np.linspace(0.21, 0.12, 11), 0.8, 0.4),
+        "source_weights": plots.source_weights(pd.DataFrame({
+            "w_structure": rng.uniform(0, 1, 200), "class": rng.choice(["金属", "非金属"], 200)})),
+        "task_weight_trajectory": plots.task_weight_trajectory(
+            np.exp(-rng.normal(0, 0.1, (50, 2)).cumsum(axis=0)), ["e_form", "band_gap"]),
         "fusion_taxonomy": plots.fusion_taxonomy(),
         "alignn_architecture": plots.alignn_architecture(),
         "megnet_block": plots.megnet_block(),
@@ -84,9 +110,70 @@ def _all_figures(rock_salt, results, mp_small) -> dict[str, Figure]:
     }
 
 
-def test_every_figure_has_japanese_labels_and_renders_without_missing_glyphs(
-        rock_salt, results, mp_small):
-    for name, fig in _all_figures(rock_salt, results, mp_small).items():
+@pytest.fixture(scope="module")
+def figures(rock_salt, results, mp_small, every_model) -> dict[str, Figure]:
+    return _all_figures(rock_salt, results, mp_small, every_model)
+
+
+def _drawn_texts(fig: Figure) -> list[matplotlib.text.Text]:
+    """Every non-empty text the figure draws (after drawing it once)."""
+    FigureCanvasAgg(fig).draw()
+    texts = list(fig.texts) + [t for legend in fig.legends for t in legend.get_texts()]
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        texts += [*ax.texts, ax.title]
+        if ax.get_legend() is not None:
+            texts += ax.get_legend().get_texts()
+        if ax.axison:
+            for axis in (ax.xaxis, ax.yaxis):
+                texts += [axis.label, axis.get_offset_text(), *axis.get_ticklabels()]
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def _png_width(fig: Figure) -> int:
+    """Width in pixels of the PNG the book shows (IPython's formatter, as under ``glue``)."""
+    return Image.open(io.BytesIO(print_figure(fig, "png", bbox_inches="tight"))).size[0]
+
+
+def test_every_figure_fits_the_page_and_no_text_is_below_the_minimum(figures):
+    for name, fig in figures.items():
+        assert _png_width(fig) <= style.PAGE_WIDTH_PX, name
+        small = {t.get_text(): t.get_fontsize() for t in _drawn_texts(fig)
+                 if t.get_fontsize() < plots.MIN_FONT_PT}
+        assert small == {}, name
+
+
+def test_the_legibility_check_catches_a_tiny_or_too_wide_figure():
+    fig = Figure(figsize=(9, 3))
+    fig.subplots().axis("off")
+    fig.text(0.5, 0.5, "小さい", fontsize=6)
+    assert _png_width(fig) > style.PAGE_WIDTH_PX
+    assert [t.get_fontsize() for t in _drawn_texts(fig)] == [6]
+    with pytest.raises(ValueError, match="shrunk on the page"):
+        style.new_figure(plots.PAGE_WIDTH_IN + 1, 3)
+
+
+def _overlaps(fig: Figure) -> list[tuple[str, str]]:
+    texts = _drawn_texts(fig)
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    return [(texts[i].get_text(), texts[j].get_text())
+            for i in range(len(texts)) for j in range(i + 1, len(texts))
+            if boxes[i].overlaps(boxes[j])]
+
+
+def test_no_label_lies_on_another(figures):
+    for name, fig in figures.items():
+        assert _overlaps(fig) == [], name
+    crowded = Figure()
+    crowded.text(0.5, 0.5, "CGCNN")
+    crowded.text(0.51, 0.5, "ALIGNN")
+    assert _overlaps(crowded) == [("CGCNN", "ALIGNN")]
+
+
+def test_every_figure_has_japanese_labels_and_renders_without_missing_glyphs(figures):
+    for name, fig in figures.items():
         assert isinstance(fig, Figure), name
         assert any(JAPANESE.search(t) for t in _texts(fig)), f"{name}: no Japanese text"
         problems = [m for m in _render(fig) if "Glyph" in m or "missing from" in m]
@@ -130,7 +217,7 @@ def test_parity_writes_each_models_mae_and_rejects_mismatched_predictions():
     y = np.array([0.0, 1.0, 2.0, 3.0])
     fig = plots.parity(y, {"A": y + 0.5, "B": y - [0.1, 0.2, 0.3, 0.4]}, "eV")
     texts = _texts(fig)
-    assert "MAE = 0.500 eV\nn = 4" in texts and "MAE = 0.250 eV\nn = 4" in texts
+    assert "MAE = 0.500\nn = 4" in texts and "MAE = 0.250\nn = 4" in texts
     assert [ax.get_title() for ax in fig.axes] == ["A", "B"]
     with pytest.raises(ValueError, match="'A' have 3 values"):
         plots.parity(y, {"A": y[:3]}, "eV")
@@ -151,7 +238,7 @@ def test_bar_mae_sorts_best_first_and_draws_the_values(results):
 def test_bar_mae_rejects_bad_tables(results):
     with pytest.raises(ValueError, match="lacks columns"):
         plots.bar_mae(results.drop(columns="mae"))
-    with pytest.raises(ValueError, match="unknown model families"):
+    with pytest.raises(ValueError, match="unknown model family 'quantum'"):
         plots.bar_mae(results.assign(family="quantum"))
     with pytest.raises(ValueError, match="baseline 'SVM'"):
         plots.bar_mae(results, baseline="SVM")
@@ -206,3 +293,69 @@ def test_crystal_and_line_graph_needs_the_line_graph(rock_salt):
     del graph.lg_edge_index
     with pytest.raises(ValueError, match="no line graph"):
         plots.crystal_and_line_graph(graph, rock_salt)
+
+
+# --------------------------------------------------------------------------- colours and content
+
+FAMILY_HEX = {family: color for family, (_, color) in plots.FAMILY_COLORS.items()}
+
+
+def _hex(color) -> str:
+    return to_hex(color, keep_alpha=False)
+
+
+def test_a_model_family_has_one_colour_in_every_model_figure(every_model, mp_small):
+    expected = [FAMILY_HEX[f] for f in every_model.sort_values("mae", kind="stable")["family"]]
+    bars = plots.bar_mae(every_model).axes[0].patches
+    assert [_hex(b.get_facecolor()) for b in bars] == expected
+    points = plots.mae_vs_time(every_model).axes[0].collections[0].get_facecolors()
+    assert [_hex(c) for c in points] == [FAMILY_HEX[f] for f in every_model["family"]]
+    y = mp_small["e_form"].to_numpy()
+    parity = plots.parity(y, {"RF (Magpie 132)": y, "CGCNN": y, "megnet_mt_equal": y}, "eV/atom")
+    assert [_hex(ax.collections[0].get_facecolor()[0]) for ax in parity.axes[:3]] == [
+        FAMILY_HEX["composition"], FAMILY_HEX["graph"], FAMILY_HEX["multitask"]]
+    curve = plots.learning_curve([10, 20], {"rf_magpie": [0.2, 0.1], "alignn": [0.3, 0.1]}).axes[0]
+    assert [_hex(line.get_color()) for line in curve.get_lines()] == [
+        FAMILY_HEX["composition"], FAMILY_HEX["graph"]]
+    assert [t.get_text() for t in curve.get_legend().get_texts()] == ["RF (Magpie 132)", "ALIGNN"]
+
+
+def _colors_used(fig: Figure) -> set[str]:
+    colors = set()
+    for artist in fig.findobj():
+        for getter in ("get_color", "get_facecolor", "get_edgecolor"):
+            value = getattr(artist, getter, lambda: None)()
+            if value is None or isinstance(value, str) and value == "none":
+                continue
+            array = np.atleast_2d(matplotlib.colors.to_rgba_array(value))
+            colors |= {_hex(c) for c in array if c[3] > 0}
+    return colors
+
+
+@pytest.mark.parametrize("name", ["target_distributions", "alpha_curve", "source_weights",
+                                  "task_weight_trajectory", "crystal_and_line_graph"])
+def test_figures_without_models_use_no_family_colour(figures, name):
+    assert _colors_used(figures[name]) & set(FAMILY_HEX.values()) == set()
+
+
+def test_the_colour_check_sees_a_family_colour():
+    fig = Figure()
+    fig.subplots().plot([0, 1], color=FAMILY_HEX["graph"])
+    assert FAMILY_HEX["graph"] in _colors_used(fig)
+
+
+def test_mae_vs_time_names_only_the_pareto_front(every_model):
+    ax = plots.mae_vs_time(every_model).axes[0]
+    named = sorted(t.get_text() for t in ax.texts)
+    front = every_model[tables.pareto_front(every_model)]
+    assert named == sorted(front["model"]) and 0 < len(named) < len(every_model)
+
+
+def test_megnet_block_averages_bonds_per_atom_and_the_alignn_head_is_linear():
+    megnet = " ".join(_texts(plots.megnet_block()))
+    assert r"原子 $i$ に向かう結合の平均 $\bar{e}_i'$（原子ごと）" in megnet
+    assert "結合ごとに平均" not in megnet
+    alignn = " ".join(_texts(plots.alignn_architecture()))
+    assert "線形層" in alignn and "MLP" not in alignn
+    assert "平均プーリング" in alignn and "gcn_layers、原子グラフのみ" in alignn
+    assert "alignn_layers" in alignn
