@@ -24,7 +24,7 @@ from tools.grading.submissions import safe_name
 FIXTURES = Path(__file__).parent / "grading_fixtures"
 SOLUTION = FIXTURES / "exercises.ipynb"
 CHECKS = FIXTURES / "checks"
-CELL_TIMEOUT, TIMEOUT = 15, 90
+CELL_TIMEOUT, TIMEOUT = 15, 45
 
 EARLY = '''def early_fusion(comp, emb):
     return np.concatenate([comp, emb], axis=1)'''
@@ -334,7 +334,7 @@ def test_messages_say_why_in_japanese(graded):
     assert message["carol", "ex-late"] == (
         "チェック 2（best_alpha が候補の中から MAE が最小になる重みを選ぶ）: 答え の値が正解と違います")
     assert "セルの制限時間" in message["loop", "ex-late"]
-    assert "制限時間（90 秒）" in message["bare-except", "ex-weights"]
+    assert "制限時間（45 秒）" in message["bare-except", "ex-weights"]
     assert "カーネルが途中で停止" in message["crash", "ex-weights"]
     assert "値が届きませんでした" in message["cheat-hook", "ex-late"]
     assert message["solution", "ex-late"] == ""
@@ -390,3 +390,39 @@ def test_gradebook_files(graded, tmp_path):
     assert len(checks) == len(CASES) * 6
     feedback = (paths.feedback / f"{safe_name('carol')}.md").read_text(encoding="utf-8")
     assert "合計：**3 / 10 点**" in feedback and "❌ チェック 2（2 点）" in feedback
+
+
+def test_written_answers_are_graded_by_hand_and_merged_on_the_next_run(tmp_path, capsys):
+    """The command line twice: export the written answers, fill in points, grade again."""
+    student = grading.make_student_copy(_read(SOLUTION))
+    nb = answered(student, {"ex-concat": EARLY})
+    concept = next(c for c in nb.cells if c.metadata.get("exercise") == "ex-concept"
+                   and c.cell_type == "markdown")
+    concept.source = concept.source.replace(grading.ANSWER_PLACEHOLDER, "元のグラフの結合に対応する。")
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    nbformat.write(nb, submissions / "dora.ipynb")
+    out = tmp_path / "out" / "grades.csv"
+    args = ["grade", str(submissions), "--out", str(out), "--checks", str(CHECKS), "--solution",
+            str(SOLUTION), "--cache", str(tmp_path / "cache"), "--cell-timeout",
+            str(CELL_TIMEOUT), "--timeout", str(TIMEOUT), "--jobs", "2"]
+    assert grading.main(args) == 0
+    assert "dora: 2 / 10, 1 written answer(s) to grade" in capsys.readouterr().out
+    paths = grading.gradebook_paths(out)
+    import csv
+
+    rows = list(csv.DictReader(open(paths.written, encoding="utf-8")))
+    assert [(r["exercise"], r["points"], r["note"]) for r in rows] == [
+        ("ex-concept", "", ""), ("ex-weights", "0", "未回答")]
+    assert rows[0]["answer"].endswith("元のグラフの結合に対応する。") and "1 点" in rows[0]["rubric"]
+    rows[0].update(points="1.5", comment="辺が結合角を運ぶことにも触れましょう")
+    with open(paths.written, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert grading.main(args) == 0
+    assert "dora: 3.5 / 10\n" in capsys.readouterr().out
+    summary = next(csv.DictReader(open(paths.summary, encoding="utf-8")))
+    assert (summary["points"], summary["written_points"], summary["written_pending"]) == ("3.5", "1.5", "0")
+    feedback = (paths.feedback / f"{safe_name('dora')}.md").read_text(encoding="utf-8")
+    assert "記述（2 点）：1.5 点：辺が結合角を運ぶことにも触れましょう" in feedback

@@ -27,8 +27,8 @@ import nbformat
 from .checks import ExerciseChecks, load_checks
 from .graded import GradedCopy, check_cell_notes, graded_copy
 from .gradebook import StudentResult
-from .notebook import EXERCISE_KEY, exercise_labels, exercise_titles, read_notebook, \
-    solution_places, submission_sections
+from .notebook import (EXERCISE_KEY, exercise_labels, exercise_titles, read_notebook,
+                       solution_places, submission_sections)
 from .outcomes import (CheckResult, ExerciseResult, cell_notes, check_results, check_values,
                        own_cell_timed_out)
 from .runner import KernelSetup, prepare_home, run_graded
@@ -37,8 +37,7 @@ from .submissions import Submission, find_submissions, safe_name
 from .verdict import judge
 from .written import score_written, written_answers
 
-__all__ = ["GradingError", "GradingRun", "Reference", "default_cache", "prepare_reference",
-           "grade_submissions"]
+__all__ = ["GradingError", "GradingRun", "Reference", "default_cache", "grade_submissions"]
 
 
 class GradingError(RuntimeError):
@@ -87,7 +86,7 @@ class _Limits:
     jobs: int
 
 
-def _run_copies(copies: list[tuple[Any, GradedCopy]], limits: _Limits, jobs: int,
+def _run_copies(copies: list[tuple[Any, GradedCopy]], jobs: int,
                 setup_for: Callable[[Any], KernelSetup], folder_for: Callable[[Any, str], Path],
                 done: Callable[[Any], None], *, cell_timeout: float, timeout: float):
     """Run graded copies in parallel; yields ``(owner, copy, run)`` in input order."""
@@ -102,7 +101,7 @@ def _run_copies(copies: list[tuple[Any, GradedCopy]], limits: _Limits, jobs: int
         yield from pool.map(one, copies)
 
 
-def prepare_reference(solution: Path, checks: Path, limits: _Limits, work: Path) -> Reference:
+def _prepare_reference(solution: Path, checks: Path, limits: _Limits, work: Path) -> Reference:
     """Run the reference solution with the hidden checks; keep its values in memory."""
     start = time.monotonic()
     exercises = load_checks(checks)
@@ -121,7 +120,7 @@ def prepare_reference(solution: Path, checks: Path, limits: _Limits, work: Path)
     copies = [(None, graded_copy(nb, sections, exercise)) for exercise in exercises.values()
               if exercise.checks]
     expected, problems = {}, []
-    runs = _run_copies(copies, limits, limits.jobs, lambda _: setup,
+    runs = _run_copies(copies, limits.jobs, lambda _: setup,
                        lambda _, label: work / "reference" / label, lambda _: None,
                        cell_timeout=limits.timeout, timeout=3 * limits.timeout)
     for _, copy, run in runs:
@@ -217,7 +216,7 @@ def grade_submissions(submissions: Path | str, *, checks: Path | str, solution: 
     work.mkdir(parents=True, exist_ok=True)
     work.chmod(0o700)
     try:
-        reference = prepare_reference(Path(solution), Path(checks), limits, work)
+        reference = _prepare_reference(Path(solution), Path(checks), limits, work)
         results = _grade_all(found, reference, limits, work, previous_written or {})
     finally:
         if not keep:
@@ -254,7 +253,7 @@ def _grade_all(found: list[Submission], reference: Reference, limits: _Limits, w
             graded[submission.student]["general"] = [
                 "どの演習のセルか分かりませんでした（演習の見出しやセルのメタデータが消えています）。"
                 "各演習は最後のセルのあとで採点しました。"]
-    runs = _run_copies(copies, limits, limits.jobs, _Student.setup,
+    runs = _run_copies(copies, limits.jobs, _Student.setup,
                        lambda s, label: s.folder / label, _Student.finished_one,
                        cell_timeout=limits.cell_timeout, timeout=limits.timeout)
     for student, copy, run in runs:
