@@ -170,7 +170,8 @@ def test_stub_code_keeps_only_signatures(source, expected):
 
 def test_answer_tag_and_colon_fences_are_replaced():
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell(":::{exercise-start}\n:label: ex-c\n:::\nなぜか。\n:::{exercise-end}\n:::"),
+        nbformat.v4.new_markdown_cell(
+            ":::{exercise-start}\n:label: ex-c\n:::\nなぜか。\n:::{exercise-end}\n:::"),
         nbformat.v4.new_markdown_cell(":::{solution-start} ex-c\n:class: dropdown\n:::\n秘密の答え\n"
                                       ":::{solution-end}\n:::\n解答の後の本文"),
         nbformat.v4.new_markdown_cell("別の秘密", metadata={"tags": ["answer"]}),

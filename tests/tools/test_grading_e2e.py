@@ -423,6 +423,7 @@ def test_written_answers_are_graded_by_hand_and_merged_on_the_next_run(tmp_path,
     assert grading.main(args) == 0
     assert "dora: 3.5 / 10\n" in capsys.readouterr().out
     summary = next(csv.DictReader(open(paths.summary, encoding="utf-8")))
-    assert (summary["points"], summary["written_points"], summary["written_pending"]) == ("3.5", "1.5", "0")
+    assert (summary["points"], summary["written_points"], summary["written_pending"]) == (
+        "3.5", "1.5", "0")
     feedback = (paths.feedback / f"{safe_name('dora')}.md").read_text(encoding="utf-8")
     assert "記述（2 点）：1.5 点：辺が結合角を運ぶことにも触れましょう" in feedback

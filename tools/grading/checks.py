@@ -113,7 +113,8 @@ def _attributes(origin: str, text: str) -> tuple[str, dict[str, str]]:
     allowed = {"check": {"points", "atol", "rtol"}, "verdict": set(), "written": {"points"}}[kind]
     if set(attrs) - allowed or (kind != "verdict" and "points" not in attrs):
         raise ValueError(f"{origin}: '# %%{text}' needs points=N"
-                         + (f" and only {sorted(allowed)}" if allowed else " (verdict: no options)"))
+                         + (f" and only {sorted(allowed)}" if allowed else
+                            " (verdict: no options)"))
     return kind, attrs
 
 
@@ -135,7 +136,8 @@ def _parse_check_file(path: Path) -> ExerciseChecks:
     if not starts:
         raise ValueError(f"{path}: no '# %% points=N' check cell")
     preamble = _parse(str(path), "\n".join(lines[: starts[0]]))
-    if any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in preamble.body):
+    if any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+           for n in preamble.body):
         raise ValueError(f"{path}: code before the first '# %%' marker never runs; "
                          "move it into a check")
     checks: list[Check] = []

@@ -59,8 +59,9 @@ def _jobs(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.grading",
-                                     description="Student copies and grading of exercise notebooks.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.grading",
+        description="Student copies and grading of exercise notebooks.")
     commands = parser.add_subparsers(dest="command", required=True)
     students = commands.add_parser("students", help="write student copies of solution notebooks")
     students.add_argument("notebooks", nargs="+", type=Path)

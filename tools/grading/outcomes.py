@@ -106,7 +106,7 @@ def _missing(run: RunResult, timeout: float) -> tuple[str, str]:
 
 def check_values(copy: GradedCopy, run: RunResult,
                  timeout: float) -> list[tuple[Check, Any, tuple[str, str] | None]]:
-    """Per hidden check: ``(check, decoded value, None)`` or ``(check, None, (status, message))``."""
+    """Per hidden check: ``(check, value, None)``, or ``(check, None, (status, message))``."""
     out = []
     for cell, role in enumerate(copy.roles):
         if role.kind != "check":

@@ -4,8 +4,8 @@ After every nbval cell it writes one JSON line to the file descriptor named by
 ``HYBRIDLIB_GRADING_FD`` (a pipe the grader opened; the kernel, started with ``close_fds``, does
 not hold it): the cell number, whether it passed, its exception, whether it timed out, and the
 output lines that start with an emission marker (and, before the first cell, that the kernel
-has started: the exercise's time limit counts from there). A results line is written as soon as its cell
-ends, so a run killed later keeps what it finished. If the kernel dies while a cell runs (for
+has started: the exercise's time limit counts from there). A results line is written as soon as
+its cell ends, so a run killed later keeps what it finished. If the kernel dies while a cell runs (for
 example ``os._exit``), the plugin reports it and ends the run at once instead of waiting for the
 cell timeout.
 """

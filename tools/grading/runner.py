@@ -163,7 +163,8 @@ def _read_records(read_fd: int, result: RunResult) -> None:
             result.records[cell] = CellRecord(
                 cell=cell, passed=bool(record.get("passed")), ename=str(record.get("ename", "")),
                 evalue=str(record.get("evalue", "")), timeout=bool(record.get("timeout")),
-                skipped=bool(record.get("skipped") or record.get("xfailed")), problem=str(record.get("problem", "")),
+                skipped=bool(record.get("skipped") or record.get("xfailed")),
+                problem=str(record.get("problem", "")),
                 emitted=tuple(str(x) for x in record.get("emitted", [])))
 
 
