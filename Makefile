@@ -17,7 +17,7 @@ export HYBRIDLIB_CACHE_DIR ?= $(CURDIR)/.cache/hybridlib
 export MPLBACKEND ?= Agg
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install book test colab-check browser check-ci check-book students bench set-repo clean
+.PHONY: install book test colab-check browser check-ci check-book students grading-test bench set-repo clean
 
 install: $(STAMP) $(MATHJAX)
 
@@ -96,6 +96,12 @@ check-book: install browser
 
 students: install
 	$(BIN)/python -m tools.grading students chapters/05_8_exercises.ipynb --out students
+
+# The grading tools alone: unit tests, the fixture class end to end, the book's exercises.
+grading-test: install
+	HYBRIDLIB_PROFILE=ci $(BIN)/python -m hybridlib.experiments --jobs 2
+	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest -q tests/tools/test_grading.py \
+		tests/tools/test_grading_e2e.py tests/tools/test_grading_book.py
 
 bench: install
 	$(BIN)/python -m tools.bench features

@@ -18,7 +18,8 @@
 # 本章の 8 つの演習です。元の教材の演習を、できるだけ **実データで手を動かして確かめる** 形に作り直しました。各演習の下にある「解答」は、ビルドのたびに実行されて正しさが確かめられています。解答を見る前に、まず自分で取り組んでください。
 #
 # - 解答を取り除いた学生用のノートブックは [Colab で開く](https://colab.research.google.com/github/OWNER/hybrid-book/blob/main/students/05_8_exercises.ipynb) か、{download}`ダウンロード <../students/05_8_exercises.ipynb>` してください（作り方は {doc}`../book/instructor`）。
-# - `check` と書かれたセルは、自分の答えをその場で確かめるための確認セルです。採点には、これとは別の隠しテストが使われます。
+# - `# 確認セル` で始まるセルは、自分の答えをその場で確かめるためのセルです。正しければ「確認 OK」と表示され、違えば理由を日本語で表示します。採点には、これとは別の隠しテストが使われます。解答は確認セルではなく、各演習の解答欄のセルに書いてください（確認セルに書き加えたコードも採点のときに実行されますが、採点結果にその旨が記録されます）。
+# - 採点は演習ごとに別々に行います。各演習の採点では、共通の準備セルと、その演習のセルだけが上から順に実行されます。演習どうしで変数を使い回さず、問題文が指定する名前（関数名・変数名）で解答してください。
 # - 難易度は ★（易）〜 ★★★（難）です。
 #
 # ```{admonition} 対象読者と学習目標
@@ -55,7 +56,7 @@ small = {s: hl.data.subsample(df[df["split"] == s], n, profile.seed)
 print(f"profile = {profile.name}, materials = {len(df)}")
 
 # %% [markdown]
-# 演習 1・6・8 で使う小さなグラフのデータセット（Magpie 特徴量つき、目的変数は生成エネルギー）です。
+# 演習 1・6・8 で使う小さなグラフのデータセット `train_g`, `val_g`（Magpie 特徴量つき、目的変数は生成エネルギー）です。
 
 # %%
 def small_graphs(frame):
@@ -69,7 +70,7 @@ print(len(train_g), "training graphs,", len(val_g), "validation graphs")
 # %% [markdown]
 # ## 演習 1：Early Fusion の特徴量次元と正則化（★）
 #
-# ```{exercise-start} Early Fusion の特徴量次元と正則化（★）
+# ```{exercise-start}
 # :label: ex-05-8-1
 # ```
 # 元の教材は「Magpie 特徴量（145 次元）と GNN 埋め込み（256 次元）を連結すると 401 次元」としていました。
@@ -118,18 +119,25 @@ results = {name: hl.train.fit(model, train_g, val_g, config, progress=False)
 # ```
 
 # %% tags=["check"]
-assert fused_dimension("ward2016", 256) == 401
-assert regularized_model(train_g).dropout >= 0.3 and regularized_config.weight_decay >= 1e-4
+# 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
+assert fused_dimension("ward2016", 256) == 401, (
+    "Ward 2016 の特徴量（145 次元）と埋め込み 256 次元の連結は 401 次元のはずです")
+assert isinstance(regularized_model(train_g), hl.models.EarlyFusion), (
+    "regularized_model は hl.models.EarlyFusion を返してください")
+assert all(m.p >= 0.3 for m in regularized_model(train_g).modules()
+           if isinstance(m, nn.Dropout)), "dropout の確率を 0.3 以上にしてください"
+assert regularized_config.weight_decay >= 1e-4, "weight decay を 1e-4 以上にしてください"
+print("確認 OK：演習 1")
 
 # %% [markdown]
 # ## 演習 2：Late Fusion の最適重み（★）
 #
-# ```{exercise-start} Late Fusion の最適重み（★）
+# ```{exercise-start}
 # :label: ex-05-8-2
 # ```
-# 1. 目的変数 `y` と二つのモデルの予測 `pred_rf`, `pred_gnn`、重みの候補 `grid` を受け取り、$\hat{y} = \alpha \hat{y}_{RF} + (1-\alpha)\hat{y}_{GNN}$ の MAE が最小になる $\alpha$ を返す関数 `choose_alpha(y, pred_rf, pred_gnn, grid)` を書いてください（同点なら小さい方の $\alpha$）。
-# 2. 実行結果のレジストリから RF と CGCNN の **検証データ** の予測を取り出して $\alpha$ を選び、その意味を解釈してください。
-# 3. 元の教材のように **訓練データ** の予測で選んだ $\alpha$ と比べ、なぜ違うのかを説明してください。
+# 1. 目的変数 `y` と二つのモデルの予測 `pred_rf`, `pred_gnn`、重みの候補 `grid` を受け取り、$\hat{y} = \alpha \hat{y}_{RF} + (1-\alpha)\hat{y}_{GNN}$ の MAE が最小になる $\alpha$ を返す関数 `choose_alpha(y, pred_rf, pred_gnn, grid)` を書いてください。MAE が同じ候補が複数あるときは、その中で **値の小さい** $\alpha$ を返します（`grid` は昇順に並んでいるとは限りません）。
+# 2. 実行結果のレジストリから RF と CGCNN の **検証データ** の予測を取り出して $\alpha$ を選び、辞書 `alphas` のキー `"val"` に入れて（目的変数は生成エネルギー `"e_form"`、候補は `np.linspace(0, 1, 101)`）、その意味を解釈してください（ヒント：`hl.experiments.run("rf_magpie", profile).arrays("e_form", "val")` は目的変数と予測を返します）。
+# 3. 元の教材のように **訓練データ** の予測で選んだ $\alpha$ を `alphas["train"]` に入れて検証データの場合と比べ、なぜ違うのかを説明してください。
 # ```{exercise-end}
 # ```
 # ```{solution-start} ex-05-8-2
@@ -140,8 +148,8 @@ assert regularized_model(train_g).dropout >= 0.3 and regularized_config.weight_d
 def choose_alpha(y, pred_rf, pred_gnn, grid) -> float:
     """The weight of pred_rf in grid with the smallest blended MAE."""
     y, a, b = (np.asarray(v, dtype=float) for v in (y, pred_rf, pred_gnn))
-    maes = [np.mean(np.abs(w * a + (1 - w) * b - y)) for w in grid]
-    return float(grid[int(np.argmin(maes))])
+    maes = np.array([np.mean(np.abs(w * a + (1 - w) * b - y)) for w in grid])
+    return float(np.min(np.asarray(grid, dtype=float)[maes == maes.min()]))
 
 
 rf = hl.experiments.run("rf_magpie", profile)
@@ -159,12 +167,18 @@ alphas
 # ```
 
 # %% tags=["check"]
-assert choose_alpha([0.0, 1.0], [0.0, 1.0], [1.0, 0.0], np.linspace(0, 1, 11)) == 1.0
+# 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
+assert choose_alpha([0.0, 1.0], [0.0, 1.0], [1.0, 0.0], np.linspace(0, 1, 11)) == 1.0, (
+    "RF の予測が正解と一致するなら α = 1 のはずです")
+assert choose_alpha([0.0, 1.0], [0.0, 0.0], [1.0, 1.0], [0.75, 0.25, 1.0, 0.5]) == 0.25, (
+    "どの α でも MAE が同じとき、候補の中で最も小さい α を返してください")
+assert set(alphas) == {"val", "train"}, 'alphas のキーは "val" と "train" にしてください'
+print("確認 OK：演習 2")
 
 # %% [markdown]
 # ## 演習 3：線グラフと結合角（★★）
 #
-# ```{exercise-start} 線グラフと結合角（★★）
+# ```{exercise-start}
 # :label: ex-05-8-3
 # ```
 # 1. 原子グラフと線グラフの違いを 2〜3 文で説明してください。
@@ -200,12 +214,16 @@ print(len(cos_zns), cos_zns.min().round(3), cos_zns.max().round(3))
 # ```
 
 # %% tags=["check"]
-assert len(cos_zns) == 48 and np.allclose(cos_zns, -1 / 3, atol=0.02)
+# 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
+assert len(cos_zns) == 48, f"ZnS の余弦は 4 原子 × 4 × 3 = 48 個のはずですが {len(cos_zns)} 個です"
+assert np.allclose(cos_zns, -1 / 3, atol=0.02), "ZnS の結合角は正四面体角（cos = -1/3）のはずです"
+assert np.all(np.diff(cos_zns) >= 0), "余弦を昇順に並べてください"
+print("確認 OK：演習 3")
 
 # %% [markdown]
 # ## 演習 4：マルチタスク学習の損失重み（★★）
 #
-# ```{exercise-start} マルチタスク学習の損失重み（★★）
+# ```{exercise-start}
 # :label: ex-05-8-4
 # ```
 # 生成エネルギーとバンドギャップを同時に予測するとき、損失の重み $\lambda_1, \lambda_2$ をどう決めるかを考えます。
@@ -249,12 +267,15 @@ weights.round(3)
 # ```
 
 # %% tags=["check"]
-assert np.allclose(inverse_variance_weights([[0.0, 0.0], [2.0, 4.0]]), [0.8, 0.2])
+# 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
+assert np.allclose(inverse_variance_weights([[0.0, 0.0], [2.0, 4.0]]), [0.8, 0.2]), (
+    "分散 1 と 4 の列の重みは [0.8, 0.2] のはずです（分散の逆数に比例し、和が 1）")
+print("確認 OK：演習 4")
 
 # %% [markdown]
 # ## 演習 5：ハイブリッド手法の選択（★）
 #
-# ```{exercise-start} ハイブリッド手法の選択（★）
+# ```{exercise-start}
 # :label: ex-05-8-5
 # ```
 # 次の 3 つのシナリオに最適な手法を選び、辞書 `choices`（キー `"A"`, `"B"`, `"C"`、値は `"rf"`, `"cgcnn"`, `"early_fusion"`, `"attention_fusion"`, `"late_fusion"`, `"stacking"`, `"alignn"`, `"megnet_multitask"` のいずれか）に、理由を辞書 `reasons`（同じキー、20 文字以上の文字列）に書いてください。5.6 節の測定値を理由に使うこと。
@@ -311,7 +332,13 @@ pd.DataFrame({"choice": choices, "reason": reasons})
 # ```
 
 # %% tags=["check"]
-assert set(choices) == {"A", "B", "C"} and all(len(reasons[k]) >= 20 for k in choices)
+# 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
+_methods = {"rf", "cgcnn", "early_fusion", "attention_fusion", "late_fusion", "stacking",
+            "alignn", "megnet_multitask"}
+assert set(choices) == {"A", "B", "C"}, 'choices のキーは "A", "B", "C" にしてください'
+assert set(choices.values()) <= _methods, f"choices の値は {sorted(_methods)} から選んでください"
+assert all(len(reasons[k]) >= 20 for k in choices), "理由は 20 文字以上で書いてください"
+print("確認 OK：演習 5（選んだ手法が正しいかは採点で確かめます）")
 
 # %% [markdown]
 # 演習 6 の準備：組成特徴量を訓練データの統計量で標準化したグラフを作ります。
@@ -327,13 +354,13 @@ for g in std_train + std_val:
 # %% [markdown]
 # ## 演習 6：Attention による重み付き Early Fusion の実装（★★★）
 #
-# ```{exercise-start} Attention による重み付き Early Fusion の実装（★★★）
+# ```{exercise-start}
 # :label: ex-05-8-6
 # ```
 # 組成特徴量と GNN 埋め込みの重要度を物質ごとに調整する Early Fusion を実装します。`nn.Module` のサブクラス `GatedFusion(gnn, comp_dim, width)` を作ってください。
 #
-# - 入力：`gnn` は `embed(batch)`（形 `(B, gnn.embedding_dim)`）を持つ GNN、`batch.comp` は標準化済みの組成特徴量（形 `(B, comp_dim)`）
-# - 二つの情報源をそれぞれ線形層で幅 `width` に射影し、それぞれのスコアから softmax で重み $(w_c, w_s)$ を作り、$w_c \mathbf{p}_c + w_s \mathbf{p}_s$ を線形層で 1 出力にする
+# - 入力：`gnn` は `embed(batch)`（形 `(B, gnn.embedding_dim)`）を持つ GNN で、渡されたものをそのまま部品として使い、一緒に学習されるようにします（属性の名前は自由です）。`batch.comp` は標準化済みの組成特徴量（形 `(B, comp_dim)`）
+# - 二つの情報源をそれぞれ線形層で幅 `width` に射影し、射影から計算したスコアの softmax で物質ごとの重み $(w_c, w_s)$ を作り、$w_c \mathbf{p}_c + w_s \mathbf{p}_s$ を線形層で 1 出力にする
 # - `forward(batch)` は形 `(B, 1)` の予測、`source_weights(batch)` は形 `(B, 2)` の重み（各行の和が 1）を返す
 #
 # 下の準備セルで作る、組成特徴量を標準化したグラフ `std_train`, `std_val` で数エポック学習し、学習したモデルを変数 `gated` に入れて、構造側の重み $w_s$ の分布を調べてください。
@@ -387,14 +414,19 @@ print("w_structure: mean %.3f, std %.3f" % (w[:, 1].mean(), w[:, 1].std()))
 # ```
 
 # %% tags=["check"]
+# 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
 _b = next(iter(DataLoader(std_val, batch_size=8)))
-assert gated(_b).shape == (8, 1)
-assert torch.allclose(gated.source_weights(_b).sum(dim=1), torch.ones(8))
+assert gated(_b).shape == (8, 1), f"forward の出力の形は (8, 1) のはずですが {tuple(gated(_b).shape)} です"
+_w = gated.source_weights(_b)
+assert _w.shape == (8, 2), f"source_weights の形は (8, 2) のはずですが {tuple(_w.shape)} です"
+assert torch.allclose(_w.sum(dim=1), torch.ones(8), atol=1e-5), "各行の重みの和を 1 にしてください"
+assert _w[:, 1].std() > 0, "重みが物質によって変わっていません（入力から重みを計算してください）"
+print("確認 OK：演習 6")
 
 # %% [markdown]
 # ## 演習 7：負の転移の検出（★★）
 #
-# ```{exercise-start} 負の転移の検出（★★）
+# ```{exercise-start}
 # :label: ex-05-8-7
 # ```
 # 1. タスク名から MAE への辞書 `single`（単一タスクモデル）と `multi`（マルチタスクモデル）を受け取り、マルチタスクの方が MAE が大きい（負の転移）タスクで `True` になる辞書を返す関数 `negative_transfer(single, multi)` を書いてください。
@@ -425,7 +457,11 @@ single = {"e_form": table.loc["megnet_e_form", "e_form_mae"],
 # ```
 
 # %% tags=["check"]
-assert negative_transfer({"a": 1.0, "b": 1.0}, {"a": 1.2, "b": 0.8}) == {"a": True, "b": False}
+# 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
+assert negative_transfer({"a": 1.0, "b": 1.0}, {"a": 1.2, "b": 0.8}) == {"a": True, "b": False}, (
+    "マルチタスクの MAE が大きいタスクだけが True になるはずです")
+assert negative_transfer({"a": 1.0}, {"a": 1.0}) == {"a": False}, "MAE が同じなら負の転移ではありません"
+print("確認 OK：演習 7")
 
 # %% [markdown]
 # 演習 8 の準備：寄与を調べる Early Fusion（dropout なし）を小さなデータで学習しておきます。
@@ -440,12 +476,12 @@ fusion_fit = hl.train.fit(
 # %% [markdown]
 # ## 演習 8：ハイブリッドモデルの寄与の分析（★★★）
 #
-# ```{exercise-start} ハイブリッドモデルの寄与の分析（★★★）
+# ```{exercise-start}
 # :label: ex-05-8-8
 # ```
 # Early Fusion の MLP への入力 $[\tilde{\mathbf{c}} ; \mathbf{h}_{\text{GNN}}]$ のうち、組成と GNN 埋め込みがそれぞれどれだけ予測に寄与しているかを、**並べ替え重要度**（permutation importance）で測ります。
 #
-# 1. 予測関数 `predict`（行列 → 予測ベクトル）、入力行列 `X`、目的変数 `y`、列のブロックの辞書 `blocks`（名前 → `slice`）、繰り返し回数 `n_repeats`、乱数の種 `seed` を受け取り、各ブロックの列を **行方向にまとめて** 並べ替えたときの MAE の増加量の平均を返す関数 `permutation_importance(predict, X, y, blocks, n_repeats, seed)` を書いてください。
+# 1. 予測関数 `predict`（行列 → 予測ベクトル）、入力行列 `X`、目的変数 `y`、列のブロックの辞書 `blocks`（名前 → `slice`）、繰り返し回数 `n_repeats`、乱数の種 `seed` を受け取り、各ブロックの列を **行方向にまとめて**（ブロックのすべての列に同じ行の並べ替えを使って）並べ替えたときの MAE の増加量の平均を返す関数 `permutation_importance(predict, X, y, blocks, n_repeats, seed)` を書いてください。
 # 2. 準備セルで学習した Early Fusion（`fusion_fit.model`）の MLP（`model.head`）に、検証データの連結入力（`model.embed(batch)`）で適用してください。予測は標準化された単位なので、`fusion_fit.target_std`, `fusion_fit.target_mean` で元の単位に戻します。元の教材の「組成をゼロにする」方法と比べて、並べ替えの方が良い理由を説明してください。
 # ```{exercise-end}
 # ```
@@ -491,9 +527,17 @@ permutation_importance(head, X_val, small["val"]["e_form"].to_numpy(),
 # ```
 
 # %% tags=["check"]
+# 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
 _imp = permutation_importance(lambda X: X[:, 0], np.c_[np.arange(50.0), np.ones(50)],
                               np.arange(50.0), {"a": slice(0, 1), "b": slice(1, 2)}, 3, 0)
-assert _imp["a"] > 1 and abs(_imp["b"]) < 1e-12
+assert _imp["a"] > 1, "予測に使う列を並べ替えると MAE が増えるはずです"
+assert abs(_imp["b"]) < 1e-12, "予測に使わない列を並べ替えても MAE は変わらないはずです"
+_same = np.repeat(np.arange(40.0)[:, None], 2, axis=1)
+_pair = permutation_importance(lambda X: X[:, 0] - X[:, 1], _same, np.zeros(40),
+                               {"pair": slice(0, 2)}, 3, 0)
+assert abs(_pair["pair"]) < 1e-12, (
+    "ブロックの列は同じ行の並べ替えでまとめて動かしてください（列ごとに別々に並べ替えています）")
+print("確認 OK：演習 8")
 
 # %% [markdown]
 # ## 参考文献

@@ -1,6 +1,6 @@
-"""``python -m tools.grading``: student copies and grading (see :mod:`tools.grading`)."""
+"""``python -m tools.grading``: student copies and grading (see :mod:`tools.grading.cli`)."""
 import sys
 
-from . import main
+from .cli import main
 
 sys.exit(main())

@@ -1,8 +1,15 @@
-"""Hidden checks of exercise ex-weights (inverse-std task weights), 2 points."""
-# %% points=2
-import numpy as _np
+"""Hidden checks of exercise ex-weights (inverse-std task weights), 2 points + 1 written."""
+# %% points=1
+# inverse_std_weights が 1 / 標準偏差に比例し、和が 1 の重みを返す
+import numpy as np
 
-assert _np.allclose(inverse_std_weights([1.0, 1.0, 2.0]), [0.4, 0.4, 0.2]), (
-    "weights must be proportional to 1 / std and sum to one"
-)
-assert _np.allclose(weights, [4 / 7, 3 / 7]), f"weights = {weights}, expected [4/7, 3/7]"
+np.asarray(inverse_std_weights([1.0, 1.0, 2.0]), dtype=float)
+
+# %% points=1
+# weights に生成エネルギー（1.5）とバンドギャップ（2.0）の重みが入っている
+import numpy as np
+
+np.asarray(weights, dtype=float)
+
+# %% written points=1
+# 「尺度の大きいタスク（バンドギャップ）の損失が全体を支配する」趣旨なら 1 点。
