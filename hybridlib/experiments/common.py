@@ -114,7 +114,8 @@ def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
         train_overrides: :class:`~hybridlib.train.TrainConfig` fields to change.
 
     Returns:
-        The :class:`Outcome` (predictions, fitting time, history, best epoch) and the
+        The :class:`Outcome` (predictions, fitting time, history, best epoch, and the
+        trained model as :mod:`hybridlib.weights` for the registry) and the
         :class:`~hybridlib.train.FitResult`.
     """
     profile = ctx.profile
