@@ -40,10 +40,11 @@ from ..cache import CacheCorruptedError
 from ..config import GraphParams, Profile, resolve_profile
 from ..results import Registry
 from ..weights import ModelWeights, combine, load_forests, load_graph_model
+from . import examples, widget
 from .inputs import InputError, Material, read_inputs
 
 __all__ = ["ENSEMBLE_SEEDS", "COLUMNS", "MissingRunError", "InputError", "Material",
-           "Predictor", "predict", "book_models", "read_inputs"]
+           "Predictor", "predict", "book_models", "read_inputs", "examples", "widget"]
 
 #: Seeds whose runs (``profile.with_(seed=k)``) form a model's ensemble, when stored.
 ENSEMBLE_SEEDS = (0, 1, 2)

@@ -28,7 +28,7 @@ def side_by_side(table: pd.DataFrame, labels: dict[str, str] | None = None) -> p
         labels: display names of the models (default: ``hl.tables.MODELS``' names).
 
     Returns:
-        Index ``(model, target)`` in the order of ``table``; a value marked ``*`` has an
+        Index ``(model, target)`` in the order of ``labels``; a value marked ``*`` has an
         out-of-domain flag (see ``note`` in ``table``). When an input's formula occurs in
         the training split, rows :data:`DFT_LABEL` give the DFT value there; inputs a model
         does not take (a formula for a graph model) show ``—``.
@@ -37,6 +37,8 @@ def side_by_side(table: pd.DataFrame, labels: dict[str, str] | None = None) -> p
         from ..report.tables import MODELS
 
         labels = {name: label for name, (label, _) in MODELS.items()}
+    rank = {name: i for i, name in enumerate(labels)}  # the book's order of the models
+    table = table.iloc[table["model"].map(lambda n: rank.get(n, len(rank))).argsort(kind="stable")]
     flagged = (table["unseen_elements"] != "") | table["too_many_sites"]
     cells = table.assign(
         model=table["model"].map(lambda name: labels.get(name, name)),
