@@ -10,7 +10,9 @@ one experiment's file copied over another's) is reported and rebuilt, never serv
 written atomically with their checksum inside (:mod:`hybridlib.cache`), so a truncated,
 altered or undecodable entry is detected, reported and rebuilt; a run being trained by one
 process is waited for, not trained again, by another; and a registry folder that cannot be
-written fails before training starts, not after.
+written fails before training starts, not after. Beside each run,
+``<experiment>/weights/<key>.npz`` keeps its trained model as arrays (:mod:`hybridlib.weights`),
+under the same key, for :mod:`hybridlib.predict`.
 
 Introduced in: chapter 5.1.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import os
 import time
@@ -36,6 +39,8 @@ __all__ = ["Run", "Registry", "RunMismatchError", "code_version", "source_module
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 FORMAT_VERSION = 3  # 3: checksum inside the file (hybridlib.cache)
+#: Sub-folder of an experiment's folder holding its runs' trained weights.
+WEIGHTS_DIR = "weights"
 
 
 @dataclass
@@ -309,6 +314,56 @@ class Registry:
         """Files of the stored runs (of one experiment, or of all)."""
         pattern = f"{name}/*.npz" if name else "*/*.npz"
         return sorted(self.root.glob(pattern))
+
+    # ------------------------------------------------------------ trained weights
+    # Written by hybridlib.experiments.run beside each run, read by hybridlib.predict.
+
+    def weights_path(self, name: str, key: str) -> Path:
+        """File of the trained weights of run ``(name, key)``: beside the run, same key."""
+        return self.root / name / WEIGHTS_DIR / f"{key}.npz"
+
+    def save_weights(self, name: str, key: str, arrays: dict[str, np.ndarray],
+                     meta: dict) -> Path:
+        """Store a run's model as arrays plus a JSON description (atomically, with a checksum).
+
+        Args:
+            name, key: the run the weights belong to.
+            arrays: numeric or string arrays (no object dtype; the file is read back with
+                ``allow_pickle=False``).
+            meta: JSON-serialisable description (:class:`hybridlib.weights.ModelWeights`).
+        """
+        if "meta" in arrays:
+            raise ValueError("'meta' is reserved for the description of the weights")
+        path = self.weights_path(name, key)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, meta=np.array(json.dumps({**meta, "name": name,
+                                                              "key": key})), **arrays)
+        cache.atomic_write_bytes(path, buffer.getvalue())
+        return path
+
+    def load_weights(self, name: str, key: str) -> tuple[dict, dict[str, np.ndarray]]:
+        """``(meta, arrays)`` stored by :meth:`save_weights` for run ``(name, key)``.
+
+        Raises:
+            FileNotFoundError: the run has no stored weights.
+            CacheCorruptedError: the file is damaged, or belongs to another run (a file
+                copied under another key is refused, so a changed recipe never serves
+                old weights).
+        """
+        path = self.weights_path(name, key)
+        if not path.exists():
+            raise FileNotFoundError(f"no stored weights of run {name!r} with key {key}")
+        arrays = cache.load_arrays(path)
+        try:
+            meta = json.loads(str(arrays.pop("meta")))
+        except (KeyError, ValueError) as exc:
+            raise cache.CacheCorruptedError(f"weights file {path} has an unreadable "
+                                            f"description: {exc}") from exc
+        if meta.get("name") != name or meta.get("key") != key:
+            raise cache.CacheCorruptedError(
+                f"weights file {path} belongs to run {meta.get('name')!r} with key "
+                f"{meta.get('key')}, not to {name!r} with key {key}")
+        return meta, arrays
 
 
 def build_version(profile: Profile | str | None = None) -> str:

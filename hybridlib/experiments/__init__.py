@@ -34,6 +34,7 @@ from ..cache import fingerprint
 from ..config import Profile, resolve_profile
 from ..results import Registry, Run, code_version, data_fingerprint, run_key, source_modules
 from ..train import regression_metrics
+from ..weights import ModelWeights
 
 __all__ = ["Outcome", "Experiment", "Frame", "RunContext", "Run", "register", "run",
            "available", "experiment_key", "learning_curve", "learning_curve_profiles"]
@@ -41,11 +42,13 @@ __all__ = ["Outcome", "Experiment", "Frame", "RunContext", "Run", "register", "r
 
 @dataclass
 class Outcome:
-    """What a runner returns: predictions (val and test rows), its fitting time, details."""
+    """What a runner returns: predictions (val and test rows), its fitting time, details,
+    and the trained model as arrays (:mod:`hybridlib.weights`; stored beside the run)."""
 
     predictions: pd.DataFrame
     train_seconds: float
     extra: dict = field(default_factory=dict)
+    weights: ModelWeights | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ def run(name: str, profile: Profile | str | None = None, *,
                              registry.root / "checkpoints" / f"{name}-{key}", frame)
         outcome = experiment.runner(context)
         shutil.rmtree(context.checkpoints, ignore_errors=True)
+        if outcome.weights is not None:
+            registry.save_weights(name, key, outcome.weights.arrays, outcome.weights.meta)
         extra = {"val_metrics": _metrics(outcome.predictions, "val"), **outcome.extra}
         return Run(name=name, profile=profile, metrics=_metrics(outcome.predictions, "test"),
                    train_seconds=float(outcome.train_seconds),

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import weights
 from ..config import Profile
 from ..train import FitResult, TrainConfig, fit
 from . import Outcome, RunContext
@@ -113,7 +114,8 @@ def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
         train_overrides: :class:`~hybridlib.train.TrainConfig` fields to change.
 
     Returns:
-        The :class:`Outcome` (predictions, fitting time, history, best epoch) and the
+        The :class:`Outcome` (predictions, fitting time, history, best epoch, and the
+        trained model as :mod:`hybridlib.weights` for the registry) and the
         :class:`~hybridlib.train.FitResult`.
     """
     profile = ctx.profile
@@ -122,7 +124,8 @@ def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
     graphs = graph_splits(frames, targets, profile, comp_preset=comp_preset,
                           line_graph=line_graph)
     torch.manual_seed(profile.seed)
-    model = build_model(graphs["train"])
+    with weights.recording() as construction:  # constructor arguments, to rebuild the model
+        model = build_model(graphs["train"])
     config = TrainConfig.from_profile(profile, **train_overrides)
     result = fit(model, graphs["train"], graphs["val"], config, weighting=weighting, loss=loss,
                  checkpoint_dir=ctx.checkpoints)
@@ -139,5 +142,8 @@ def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
         train_seconds=result.train_seconds,
         extra={"history": result.history, "best_epoch": result.best_epoch,
                "n_train": len(graphs["train"]), "epochs_run": len(result.history),
-               "seconds_per_epoch": result.train_seconds / max(len(result.history), 1)})
+               "seconds_per_epoch": result.train_seconds / max(len(result.history), 1)},
+        weights=weights.graph_weights(result, construction, frames["train"], targets,
+                                      profile.graph, comp_preset=comp_preset,
+                                      line_graph=line_graph, check_graphs=graphs["val"][:64]))
     return outcome, result

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import weights
 from ..config import Profile
 from . import Outcome, RunContext, register
 from .common import composition_matrix, fit_graph_model, predictions_frame, split_frames
@@ -29,6 +30,8 @@ __all__ = ["FUSION_TARGET", "late_fusion_table", "choose_alpha", "blend_table",
 #: The target of the fusion experiments (the seed text's running example).
 FUSION_TARGET = "e_form"
 RF_TARGETS = ("e_form", "band_gap")
+#: The runs late fusion and stacking combine (the order of their weights).
+COMPONENTS = ("rf_magpie", "cgcnn")
 
 
 # ----------------------------------------------------------------------- baselines
@@ -40,12 +43,13 @@ def _random_forest_outcome(ctx: RunContext, preset: str) -> Outcome:
     targets = RF_TARGETS if ctx.frame is None else ctx.frame.targets
     frames = split_frames(ctx.table())
     X = {s: composition_matrix(f, preset) for s, f in frames.items()}
-    predictions, seconds = {s: [] for s in frames}, 0.0
+    predictions, seconds, models = {s: [] for s in frames}, 0.0, {}
     for target in targets:
         start = time.perf_counter()
         model = random_forest(profile).fit(X["train"], frames["train"][target].to_numpy(float))
         seconds += time.perf_counter() - start
         model.set_params(forest__n_jobs=1)  # bit-identical predictions
+        models[target] = model
         for split in frames:
             predictions[split].append(model.predict(X[split]))
     predictions = {s: np.stack(p, axis=1) for s, p in predictions.items()}
@@ -53,7 +57,8 @@ def _random_forest_outcome(ctx: RunContext, preset: str) -> Outcome:
         predictions=predictions_frame(frames, predictions, targets), train_seconds=seconds,
         extra={"preset": preset, "n_features": int(X["train"].shape[1]),
                "n_train": len(frames["train"]),
-               "n_missing_train_values": int(np.isnan(X["train"]).sum())})
+               "n_missing_train_values": int(np.isnan(X["train"]).sum())},
+        weights=weights.forest_weights(models, preset, frames["train"], X["val"]))
 
 
 @register("rf_magpie")
@@ -171,7 +176,8 @@ def _late_fusion(ctx: RunContext, choose_on: str) -> Outcome:
                   for a in alphas]
     return Outcome(predictions=frame, train_seconds=0.0, extra={
         "alpha": alpha, "chosen_on": choose_on, "alphas": alphas.tolist(),
-        "mae_curve": curve.tolist(), "test_mae_curve": test_curve})
+        "mae_curve": curve.tolist(), "test_mae_curve": test_curve},
+        weights=weights.combination_weights(COMPONENTS, [alpha, 1.0 - alpha], 0.0, target))
 
 
 @register("late_fusion_val", requires=("rf_magpie", "cgcnn"))
@@ -240,4 +246,7 @@ def stacking(ctx: RunContext) -> Outcome:
     """
     table, target = _base_table(ctx)
     frame, details = stack_table(table, target)
-    return Outcome(predictions=frame, train_seconds=0.0, extra=details)
+    return Outcome(predictions=frame, train_seconds=0.0, extra=details,
+                   weights=weights.combination_weights(COMPONENTS, details["coef"],
+                                                       details["intercept"], target,
+                                                       matrix_product=True))
