@@ -13,7 +13,7 @@ PACKAGE = Path(results.__file__).resolve().parent
 ROOT = PACKAGE.parent
 #: Bottom to top: a module may import its own layer and the layers below it, never above.
 LAYERS = ("constants", "config", "cache", "data", "features", "graphs", "models", "train",
-          "results", "experiments", "report", "predict")
+          "weights", "results", "experiments", "report", "predict")
 #: What only the course's tools and the tests may import (the ``tools``/``test`` extras).
 OUTSIDE = ("tools", "tests", "pytest", "nbval", "nbformat", "nbclient")
 
@@ -111,7 +111,7 @@ def test_editing_a_tool_leaves_the_build_version_and_every_run_key_alone(checkou
     before = results.build_version("ci")
     sources = results.source_modules("hybridlib.experiments.fusion")
     code_before = results.code_version(sources)
-    for tool in ("grading/__init__.py", "bench/__init__.py", "browser_check.py"):
+    for tool in ("grading/__init__.py", "bench/__init__.py", "browser_check/__init__.py"):
         _append(checkout_copy / "tools" / tool, "\n# edited by a test\n")
     assert results.build_version("ci") == before
     assert results.code_version(sources) == code_before

@@ -194,8 +194,6 @@ def test_weights_of_another_key_or_damaged_weights_are_refused(tmp_path):
         registry.load_weights("cgcnn", "k2")
     source, copy = registry.weights_path("cgcnn", "k1"), registry.weights_path("cgcnn", "k2")
     copy.write_bytes(source.read_bytes())
-    copy.with_name(copy.name + ".sha256").write_text(
-        source.with_name(source.name + ".sha256").read_text())
     with pytest.raises(cache.CacheCorruptedError, match="belongs to run 'cgcnn' with key k1"):
         registry.load_weights("cgcnn", "k2")
     source.write_bytes(source.read_bytes()[:-10])
