@@ -317,8 +317,8 @@ def _shift(ctx: RunContext, features: str) -> Outcome:
     inputs = FEATURE_SETS[features]
     mp = split_frames(ctx.table())
     perov = split_frames(perovskite_frame(ctx.profile).table)
-    start = time.perf_counter()
     X_mp = feature_matrix(mp["train"], inputs)
+    start = time.perf_counter()
     model = random_forest(ctx.profile).fit(X_mp, mp["train"][FUSION_TARGET].to_numpy(float))
     seconds = time.perf_counter() - start
     model.set_params(forest__n_jobs=1)
