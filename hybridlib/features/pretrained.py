@@ -1,10 +1,10 @@
 """Frozen crystal embeddings from a pretrained universal potential (CHGNet), cached by content.
 
 CHGNet {cite}`deng2023chgnet` is a graph network pretrained on the Materials Project
-trajectory data set (MPtrj {cite}`mptrj2023`). Its pooled crystal feature, the input of
-its energy read-out, is a fixed 64-number description of a crystal. Here it is used
-*frozen*: computed once per structure and fed to ordinary models (a random forest, an
-MLP) next to the Magpie features.
+trajectory data set (MPtrj {cite}`mptrj2023`). Its crystal feature, the mean over atoms
+of the 64-number atom features its energy read-out acts on, is a fixed description of a
+crystal. Here it is used *frozen*: computed once per structure and fed to ordinary models
+(a random forest, an MLP) next to the Magpie features.
 
 * :func:`chgnet_embeddings` -> float32 array ``(N, 64)``, one row per structure, in order.
   Each structure is computed once: embeddings are stored under
