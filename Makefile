@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[book,test,tools]"
+	$(BIN)/pip install -q -e ".[book,test,tools,pretrained]"
 	# matbench 0.6 pins matminer 0.7.4 / scipy 1.7.3 / scikit-learn 1.0.1 (unresolvable on
 	# Python >= 3.10); everything it needs at run time is already installed above.
 	$(BIN)/pip install -q --no-deps "matbench==0.6"

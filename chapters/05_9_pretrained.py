@@ -30,43 +30,19 @@
 # %% [markdown]
 # ## この節の実行方法
 #
-# 最初のセルは Colab のときだけ必要なパッケージを入れます（{doc}`../book/setup`）。
+# 次のセルは Google Colab で開いたときだけ、この本のパッケージ `hybridlib`（Materials Project の実データのサンプルを同梱）をリポジトリから入れます（{doc}`../book/setup`）。
 
 # %% tags=["hide-cell", "remove-output"]
-# Colab 用のセットアップ（Colab の外では何もしない）
-import importlib.metadata
-import importlib.util
-import os
-import subprocess
 import sys
-
-REPOSITORY = "https://github.com/OWNER/hybrid-book"
 if "google.colab" in sys.modules:
-    def pip_install(*args):
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args],
-                       check=True)
-
-    if importlib.util.find_spec("hybridlib") is None:
-        # Colab の torch はそのまま使い、足りないパッケージだけを入れる
-        with open("/tmp/keep-torch.txt", "w") as pins:
-            pins.write(f"torch=={importlib.metadata.version('torch')}\n")
-        pip_install("-c", "/tmp/keep-torch.txt", f"git+{REPOSITORY}")
-        # matbench 0.6 は古い版を固定しているので依存関係なしで入れる
-        pip_install("--no-deps", "matbench==0.6")
-    os.environ.setdefault("HYBRIDLIB_SOURCE", "matbench")  # Matbench をオンラインで
-    os.environ.setdefault("HYBRIDLIB_PROFILE", "ci")  # 数分で終わる大きさ
+    # %pip install -q "hybridlib @ git+https://github.com/OWNER/hybrid-book"
 
 # %% [markdown]
-# この節だけが使うパッケージ `chgnet`（事前学習済みの重みを同梱）を、Colab では次のセルで追加します。手元の環境では `pip install "hybridlib[pretrained]"` で入ります。
+# この節だけが使うパッケージ `chgnet`（事前学習済みの重みを同梱）を、Colab では次のセルで追加します。手元の環境では `pip install "hybridlib[pretrained]"` で入ります（`make install` は入れます）。
 
 # %% tags=["hide-cell", "remove-output"]
-# Colab では chgnet を追加で入れる（Colab の外では何もしない）
-import subprocess
-import sys
-
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "chgnet>=0.4"], check=True)
+    # %pip install -q "chgnet>=0.4"
 
 # %% [markdown]
 # 乱数の種を固定し、プロファイルと二つのデータを読み込みます。`chgnet` が入っていなければ、`fp.require_chgnet()` が入れ方を示すエラーを出します。
