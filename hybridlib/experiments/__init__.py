@@ -15,7 +15,9 @@ the source the runner's module imports (followed through every ``hybridlib`` imp
 changed setting or source file trains again and an unchanged one never does.
 
 Learning curves (chapter 5.1) run any experiment on nested, id-hashed subsets of the
-training split (``profile.data.train_size``): :func:`learning_curve`.
+training split (``profile.data.train_size``): :func:`learning_curve`. The same run with
+another model seed (same data, same split) is ``run(name, p)`` for ``p`` in
+:func:`seed_profiles`; on the formula-grouped split, :func:`grouped_split_profile`.
 
 Introduced in: chapter 5.1.
 """
@@ -36,7 +38,8 @@ from ..results import Registry, Run, code_version, data_fingerprint, run_key, so
 from ..train import regression_metrics
 
 __all__ = ["Outcome", "Experiment", "Frame", "RunContext", "Run", "register", "run",
-           "available", "experiment_key", "learning_curve", "learning_curve_profiles"]
+           "available", "experiment_key", "learning_curve", "learning_curve_profiles",
+           "seed_profiles", "grouped_split_profile"]
 
 
 @dataclass
@@ -247,6 +250,26 @@ def learning_curve_profiles(profile: Profile | str | None = None,
     n_train = int((load_dataset(profile)["split"] == "train").sum())
     return [profile.with_(data={"train_size": int(size)})
             for size in sorted(set(sizes)) if int(size) < n_train] + [profile]
+
+
+def seed_profiles(profile: Profile | str | None = None,
+                  seeds: Iterable[int] | None = None) -> list[Profile]:
+    """The profile and its copies with other model seeds (``training.seed``), same data.
+
+    Args:
+        seeds: model seeds besides the profile's own (default:
+            :data:`hybridlib.experiments.warmup.SEEDS`, the ones the warm-up trains).
+    """
+    if seeds is None:
+        from .warmup import SEEDS as seeds
+    profile = resolve_profile(profile)
+    return [profile] + [profile.with_(training={"seed": int(s)}) for s in seeds
+                        if int(s) != profile.training.seed]
+
+
+def grouped_split_profile(profile: Profile | str | None = None) -> Profile:
+    """The profile with the formula-grouped split (all polymorphs of a formula on one side)."""
+    return resolve_profile(profile).with_(data={"split": "formula"})
 
 
 def learning_curve(model: str, sizes: Iterable[int] | None = None,

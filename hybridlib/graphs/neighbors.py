@@ -13,7 +13,8 @@ from pymatgen.core import Structure
 
 from ..config import GraphParams
 
-__all__ = ["GraphParams", "IsolatedAtomError", "NeighborEdges", "neighbor_edges", "describe"]
+__all__ = ["GraphParams", "IsolatedAtomError", "NeighborEdges", "neighbor_edges", "symmetrized",
+           "describe"]
 
 _SELF_TOL = 1e-8  # pymatgen's tolerance for "the same point"
 
@@ -129,5 +130,25 @@ def neighbor_edges(structure: Structure, params: GraphParams = GraphParams(),
     (dst, src, image, _), cutoff = _nearest_pairs(structure, cart, matrix, params, material_id)
     image = np.rint(image).astype(np.int64)
     vec = cart[src] + image @ matrix - cart[dst]
-    return NeighborEdges(src, dst, image, vec, np.linalg.norm(vec, axis=1), cutoff)
+    edges = NeighborEdges(src, dst, image, vec, np.linalg.norm(vec, axis=1), cutoff)
+    return symmetrized(edges) if params.undirected else edges
+
+
+def symmetrized(edges: NeighborEdges) -> NeighborEdges:
+    """The edges plus the reverse of every edge that lacks one (an undirected graph).
+
+    The reverse of ``j -> i`` through lattice image ``n`` is ``i -> j`` through ``-n``, with
+    the opposite vector and the same length. A neighbour list "k nearest of each centre" is
+    not symmetric (``j`` may be among ``i``'s nearest but not ``i`` among ``j``'s); ALIGNN's
+    reference implementation adds the missing reverses. Edges stay ordered by centre, then
+    distance.
+    """
+    src = np.concatenate([edges.src, edges.dst])
+    dst = np.concatenate([edges.dst, edges.src])
+    image = np.concatenate([edges.image, -edges.image])
+    vec = np.concatenate([edges.vec, -edges.vec])
+    dist = np.concatenate([edges.dist, edges.dist])
+    _, first = np.unique(np.column_stack([src, dst, image]), axis=0, return_index=True)
+    keep = first[np.lexsort((dist[first], dst[first]))]
+    return NeighborEdges(src[keep], dst[keep], image[keep], vec[keep], dist[keep], edges.cutoff)
 

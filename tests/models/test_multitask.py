@@ -20,15 +20,21 @@ def test_fixed_weights_combine_losses_linearly():
     assert str(weighting) == "FixedWeights([2, 0.5])"
 
 
-def test_inverse_variance_weights_equalise_target_scales():
+def test_inverse_std_weights_equalise_l1_losses():
+    """lambda_k ~ 1/sigma_k: the weighted L1 losses of a constant relative error are equal
+    (power=2, inverse variance, does that for squared errors)."""
     rng = np.random.default_rng(0)
     targets = np.column_stack([rng.normal(0, 1.0, 5000), rng.normal(3, 4.0, 5000)])
     targets[::7, 1] = np.nan  # missing band gaps are ignored
-    weights = FixedWeights.inverse_variance(targets).weights.numpy()
-    variance = np.nanvar(targets, axis=0)
+    weights = FixedWeights.inverse_std(targets).weights.numpy()
+    std = np.nanstd(targets, axis=0)
     assert weights.sum() == pytest.approx(2.0)
-    assert weights[0] / weights[1] == pytest.approx(variance[1] / variance[0], rel=1e-5)
-    assert weights[0] / weights[1] == pytest.approx(16.0, rel=0.1)
+    assert weights[0] / weights[1] == pytest.approx(std[1] / std[0], rel=1e-5)
+    assert weights[0] / weights[1] == pytest.approx(4.0, rel=0.1)
+    l1 = 0.1 * std  # the same error, 10 % of each target's spread
+    assert weights[0] * l1[0] == pytest.approx(weights[1] * l1[1], rel=1e-5)
+    squared = FixedWeights.inverse_std(targets, power=2).weights.numpy()
+    assert squared[0] / squared[1] == pytest.approx((std[1] / std[0]) ** 2, rel=1e-5)
 
 
 @pytest.mark.parametrize("bad", [[1.0, -1.0], [0.0, 1.0], [1.0, math.nan], []])
@@ -37,9 +43,9 @@ def test_fixed_weights_reject_bad_values(bad):
         FixedWeights(bad)
 
 
-def test_inverse_variance_rejects_constant_target():
-    with pytest.raises(ValueError, match="variance"):
-        FixedWeights.inverse_variance(np.column_stack([np.arange(5.0), np.ones(5)]))
+def test_inverse_std_rejects_constant_target():
+    with pytest.raises(ValueError, match="spread"):
+        FixedWeights.inverse_std(np.column_stack([np.arange(5.0), np.ones(5)]))
 
 
 def test_weightings_check_the_number_of_tasks():
@@ -139,5 +145,6 @@ def test_multitask_experiments_are_registered():
     import hybridlib as hl
 
     names = set(hl.experiments.available())
-    assert {"megnet_e_form", "megnet_band_gap", "megnet_mt_equal", "megnet_mt_invvar",
-            "megnet_mt_seed", "megnet_mt_uncertainty", "alignn", "alignn_simple"} <= names
+    assert {"megnet_e_form", "megnet_band_gap", "megnet_e_form_embedding",
+            "megnet_state_fusion", "megnet_mt_equal", "megnet_mt_invstd", "megnet_mt_seed",
+            "megnet_mt_uncertainty", "alignn", "alignn_simple"} <= names
