@@ -281,9 +281,12 @@ def learning_curve(model: str, sizes: Iterable[int] | None = None,
     ``n`` are kept (:func:`hybridlib.data.subsample`); validation and test stay whole. The
     curve ends with the whole training split (:func:`learning_curve_profiles`).
 
+    Every point of a torch model trains for the profile's optimizer-step budget
+    (``profile.training.steps``): smaller training sets run more epochs, never fewer steps.
+
     Returns:
         One row per size and target: ``model, train_size, target, mae, rmse, r2,
-        train_seconds``.
+        train_seconds, epochs_run, best_epoch`` (the last two NaN for forests).
     """
     rows = []
     for point_profile in learning_curve_profiles(profile, sizes):
@@ -292,5 +295,7 @@ def learning_curve(model: str, sizes: Iterable[int] | None = None,
             rows.append({"model": model,
                          "train_size": point.extra.get("n_train", point_profile.data.train_size),
                          "target": target, **{k: metrics[k] for k in ("mae", "rmse", "r2")},
-                         "train_seconds": point.train_seconds})
+                         "train_seconds": point.train_seconds,
+                         "epochs_run": point.extra.get("epochs_run", float("nan")),
+                         "best_epoch": point.extra.get("best_epoch", float("nan"))})
     return pd.DataFrame(rows).sort_values(["target", "train_size"], ignore_index=True)

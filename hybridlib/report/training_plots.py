@@ -1,21 +1,54 @@
-"""Figures of how training went: validation curves per epoch, the budget of each run.
+"""How training went: a table of each run's budget and best epoch, validation curves per
+epoch, the batch-norm diagnostic of chapter 5.4.
 
-Each helper reads the ``history`` a run stores (``run.extra["history"]``, one row per
-evaluation: ``epoch``, ``val_mae``, ``lr``, ...; :class:`hybridlib.train.FitResult`) and
-returns a ``Figure`` in the book style (:mod:`hybridlib.report.plots`).
+The helpers read what a run stores (``run.extra``: ``history`` with one row per evaluation
+— ``epoch``, ``val_mae``, ``lr``, ... — ``best_epoch``, ``epochs_run``, ``steps_run``;
+:class:`hybridlib.train.FitResult`); figures come in the book style
+(:mod:`hybridlib.report.plots`).
 
 Introduced in: chapter 5.2.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from .plots import _MODEL_COLORS, _new_figure, _styled
 
-__all__ = ["validation_curves", "batch_norm_diagnostic"]
+__all__ = ["training_summary", "validation_curves", "batch_norm_diagnostic"]
+
+
+def training_summary(names: Iterable[str], profile=None, target: str = "e_form",
+                     labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per torch run: test MAE, best epoch, epochs and steps run, training time.
+
+    Args:
+        names: experiment names (each trained on demand, else read from the registry).
+        profile: the profile (default: ``HYBRIDLIB_PROFILE``).
+        target: the target whose test MAE is shown.
+        labels: display names (default: the experiment names).
+
+    Returns:
+        Index ``experiment``; columns ``model, mae, best_epoch, epochs_run, steps_run,
+        train_time_s``.
+    """
+    from ..experiments import run
+
+    rows = {}
+    for name in names:
+        result = run(name, profile)
+        rows[name] = {"model": (labels or {}).get(name, name),
+                      "mae": result.metrics[target]["mae"],
+                      "best_epoch": result.extra["best_epoch"],
+                      "epochs_run": result.extra["epochs_run"],
+                      "steps_run": result.extra["steps_run"],
+                      "train_time_s": result.train_seconds}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "experiment"
+    return table
 
 
 def _curve(history: Sequence[dict], key: str = "val_mae", task: int = 0):

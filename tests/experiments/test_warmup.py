@@ -10,7 +10,7 @@ from hybridlib.experiments.warmup import (COMBINED_MODELS, GROUPED_SPLIT_MODELS,
 def test_plan_runs_combinations_last_and_adds_curves_seeds_and_grouped_split():
     profile = hl.config.get_profile("ci")
     names = ["rf_magpie", "cgcnn", "late_fusion_val", "stacking", "alignn", "megnet_e_form",
-             "early_fusion_branch_norm"]
+             "early_fusion_no_dropout"]
     independent, combined = plan(names, profile)
     assert {n for n, _ in combined} == set(COMBINED_MODELS)
     assert {n for n, _ in independent} == set(names) - set(COMBINED_MODELS)

@@ -274,3 +274,52 @@ def test_quiet_progress_follows_environment(monkeypatch):
     monkeypatch.setenv("CI", "0")
     monkeypatch.setenv("HYBRIDLIB_QUIET", "1")
     assert hl.train.quiet_progress()
+
+
+def test_monitor_adds_its_measurements_to_every_history_row(data):
+    train, val = data
+    seen = []
+
+    def monitor(model, evaluate):
+        seen.append(model.training)
+        return {"val_again": evaluate(model)["val_mae"], "n_params": 1}
+
+    result = fit(_model(), train, val, _config(epochs=3), progress=False, monitor=monitor)
+    assert len(seen) == 3 and not any(seen)  # called in eval mode, once per evaluation
+    for row in result.history:
+        assert row["val_again"] == pytest.approx(row["val_mae"]) and row["n_params"] == 1
+
+
+def test_batch_norm_diagnostics_recalibrate_a_copy_and_measure_inputs():
+    from hybridlib.train import batch_norm_input_scale, recalibrated_batch_norm
+
+    class Normed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 4)
+            self.norm = nn.BatchNorm1d(4)
+
+        def forward(self, batch):
+            return global_mean_pool(self.norm(10 * self.lin(batch.x)), batch.batch)
+
+    torch.manual_seed(0)
+    model = Normed()
+    graphs = _graphs(64, seed=9)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fixed = recalibrated_batch_norm(model, graphs, batch_size=16)
+    for key, value in model.state_dict().items():  # the original is untouched
+        assert torch.equal(value, before[key]), key
+    with torch.no_grad():  # momentum None: the plain average of the four batch means
+        means = [(10 * model.lin(torch.cat([g.x for g in graphs[k:k + 16]]))).mean(0)
+                 for k in range(0, 64, 16)]
+    torch.testing.assert_close(fixed.norm.running_mean, torch.stack(means).mean(0),
+                               rtol=1e-5, atol=1e-5)
+    assert not fixed.training
+    scales = batch_norm_input_scale(model, graphs, batch_size=16)
+    first = torch.cat([g.x for g in graphs[:16]])
+    with torch.no_grad():
+        assert scales == [pytest.approx(float((10 * model.lin(first)).std()), rel=1e-5)]
+    for key, value in model.state_dict().items():  # measuring is not a training step
+        assert torch.equal(value, before[key]), key
+    with pytest.raises(ValueError, match="no batch norm"):
+        recalibrated_batch_norm(_model(), graphs)
