@@ -114,6 +114,11 @@ hl.glue("fig-alignn-54", hl.plots.alignn_architecture(), display=False)
 # $$\hat{e}_{ij} = A x_i + B x_j + C e_{ij}, \quad \eta_{ij} = \frac{\sigma(\hat{e}_{ij})}{\sum_k \sigma(\hat{e}_{ik}) + \epsilon}, \quad x_i' = x_i + \mathrm{SiLU}\Big(\mathrm{BN}\big(U x_i + \sum_j \eta_{ij} \odot V x_j\big)\Big)$$
 #
 # **ALIGNN 層** は、まず線グラフ上でこの畳み込みを行って「結合の特徴量」と「結合角の特徴量」を更新し、更新された結合の特徴量を原子グラフのエッジ特徴量として、原子グラフ上で同じ畳み込みを行います。こうして角度の情報が結合を経由して原子に伝わります。論文の構成 {cite}`choudhary2021alignn` は ALIGNN 層 4 つの後に原子グラフだけの層 4 つ、隠れ次元 256 です。このページでは CPU で動かせるように、プロファイルに応じて縮小します。
+#
+# 二つの実装上の選択をはっきりさせておきます。
+#
+# - **層の中の順序**：本書の `ALIGNNLayer` の既定は論文の説明どおり「線グラフ → 原子グラフ」（`order="line_first"`）です。公式実装の現在のコード（`ALIGNNConv`）は逆に「原子グラフ → 線グラフ」の順に更新します（`order="atom_first"` で選べます）。下の出力の `order` が、このページで実際に動いている順序です。
+# - **無向グラフ**：「各原子の近い順に 12 個」で作ったエッジは対称ではありません（$j$ が $i$ の 12 近傍に入っても、$i$ が $j$ の 12 近傍に入るとは限りません）。ALIGNN の参照実装は逆向きのエッジを補って無向グラフにしてから線グラフを作るので、本書の ALIGNN も同じく `GraphParams(undirected=True)` のグラフで学習します（CGCNN と簡易版は有向のままです）。
 
 # %%
 model = hl.models.ALIGNN.from_profile(profile)
@@ -121,6 +126,29 @@ print(model)
 print("parameters:", sum(p.numel() for p in model.parameters()))
 
 # %% [markdown]
+# 有向のエッジのうち、逆向きのエッジを持たないものがどれだけあるかを、このページのデータの一部で数えます。
+
+# %%
+directed, undirected, in_degree = 0, 0, []
+for structure in sample["structure"].iloc[:300]:
+    edges = hl.graphs.neighbor_edges(structure)
+    directed += len(edges.src)
+    in_degree += np.bincount(edges.dst).tolist()
+    params = hl.graphs.GraphParams(undirected=True)
+    undirected += len(hl.graphs.neighbor_edges(structure, params).src)
+print(f"directed {directed}, undirected {undirected}: "
+      f"{100 * (undirected - directed) / directed:.1f} % reverse edges added")
+
+# %% tags=["remove-cell"]
+hl.glue("order_54", model.order)
+hl.glue("added_reverse_54", 100 * (undirected - directed) / directed)
+in_degree = np.asarray(in_degree)
+hl.glue("share_12_15_54", 100 * float(((in_degree >= 12) & (in_degree <= 15)).mean()))
+assert model.order == "line_first" and undirected > directed
+
+# %% [markdown]
+# 300 物質では、有向エッジの {glue:text}`added_reverse_54:.1f` % に当たる逆向きのエッジが補われました。
+#
 # 元の教材のコード例 3 は「ALIGNN 簡易実装」と称して、線グラフを使わない残差付きメッセージパッシングを示していました。これは `hl.models.ALIGNNSimple` として残し、完全版との違い（角度の有無）を測る比較対象にします。
 
 # %% [markdown]
@@ -143,30 +171,103 @@ hl.glue("mae_alignn_54", mae["alignn"])
 hl.glue("time_ratio_54", seconds["alignn"] / seconds["cgcnn"])
 
 # %% [markdown]
-# 平均の誤差だけでなく、学習の経過も確かめます。各モデルの検証 MAE がどのエポックで最小になり、何エポックで早期終了したかを並べます。
+# 平均の誤差だけでなく、学習の経過も確かめます。どのモデルも同じステップ数のスケジュールを最後まで走らせ、検証 MAE が最小だったエポックの重みを使います。
+
+# %% tags=["remove-output", "nbval-ignore-output"]
+from hybridlib.report import training_plots
+
+NAMES = {n: hl.tables.MODELS[n][0] for n in ("cgcnn", "alignn_simple", "alignn")}
+summary = training_plots.training_summary(NAMES, profile, labels=NAMES)
 
 # %%
-history = {}
-for name in ("cgcnn", "alignn_simple", "alignn"):
-    extra = hl.experiments.run(name, profile).extra
-    history[hl.tables.MODELS[name][0]] = {"best_epoch": extra["best_epoch"],
-                                         "epochs_run": extra["epochs_run"]}
-hl.tables.show(pd.DataFrame(history).T.rename_axis("model"))
+hl.tables.show(summary, columns=["model", "mae", "best_epoch", "epochs_run",
+                                "steps_run", "train_time_s"])
 
 # %% tags=["remove-cell"]
+assert (summary["steps_run"] >= profile.training.steps).all()
 simple = hl.experiments.run("alignn_simple", profile).extra
 hl.glue("simple_best_54", simple["best_epoch"])
 hl.glue("simple_run_54", simple["epochs_run"])
+hl.glue("alignn_vs_cgcnn_54", 100 * (mae["alignn"] / mae["cgcnn"] - 1))
+hl.glue("simple_vs_cgcnn_54", 100 * (mae["alignn_simple"] / mae["cgcnn"] - 1))
 
 # %% [markdown]
-# このページの実行では、テスト MAE は CGCNN {glue:text}`mae_cgcnn_54:.4f`、簡易版 {glue:text}`mae_simple_54:.4f`、完全版 {glue:text}`mae_alignn_54:.4f` eV/atom、完全版の学習時間は CGCNN の {glue:text}`time_ratio_54:.1f` 倍でした。簡易版の検証 MAE が最小になったのは {glue:text}`simple_best_54` エポック目で、{glue:text}`simple_run_54` エポックで早期終了しています。簡易版は元の教材のとおり、近接原子からのメッセージを正規化せずに足し合わせ（`aggr="add"`）、その和にバッチ正規化をかけます。近接原子の数は結晶によって違うので、和の大きさが物質ごとに大きくばらつき、学習中（バッチの統計量）と評価時（移動平均の統計量）の正規化が食い違いやすく、検証誤差が振動しがちです。したがって簡易版と完全版の差のすべてを「角度の有無」によるものとは言えません。CGCNN がゲート（シグモイド）でメッセージの大きさを抑えていることと比べてみてください。
+# このページの実行では、テスト MAE は CGCNN {glue:text}`mae_cgcnn_54:.4f`、簡易版 {glue:text}`mae_simple_54:.4f`、完全版 {glue:text}`mae_alignn_54:.4f` eV/atom でした（CGCNN に対して簡易版 {glue:text}`simple_vs_cgcnn_54:+.1f` %、完全版 {glue:text}`alignn_vs_cgcnn_54:+.1f` %）。完全版の学習時間は CGCNN の {glue:text}`time_ratio_54:.1f` 倍です。
+#
+# ### 簡易版はなぜ不安定に見えたのか：測って確かめる
+#
+# 以前の版の本書では、簡易版は検証 MAE が振動して数エポックで早期終了し、最良の重みはごく初期のエポックのものでした。その原因を「近接原子の数が物質ごとに違うので、和の大きさがばらつく」と説明していましたが、これは成り立ちません。上で数えた 300 物質では原子の {glue:text}`share_12_15_54:.0f` % が 12〜15 本のエッジを受け取っていて、CGCNN も同じ「和を取ってからバッチ正規化」で学習するからです。
+#
+# そこで、学習中のエポックごとに二つのことを測りました（`hl.train.diagnostics`）。一つは、**同じ重みのまま、バッチ正規化の統計量だけを訓練データ全体で計算し直した** ときの検証 MAE です。バッチ正規化は、学習中はそのバッチの平均・分散で、評価時は学習中に更新した移動平均で正規化します。重みが速く動くと移動平均が追いつかず、評価しているモデルと学習しているモデルがずれます。もう一つは、各バッチ正規化に **入ってくる値の標準偏差** です。CGCNN でも後者を測っています。
+
+# %% tags=["remove-output", "nbval-ignore-output"]
+runs = {name: hl.experiments.run(name, profile).extra["history"]
+        for name in ("alignn_simple", "cgcnn")}
+history = pd.DataFrame(runs["alignn_simple"])
+for column in ("val_mae", "val_mae_recalibrated"):
+    history[column] = history[column].str[0]
+
+
+def noise(rows, part):
+    """Mean |change of log val MAE| between epochs, in the first or second half."""
+    v = np.log([r["val_mae"][0] for r in rows])
+    half = len(v) // 2
+    return float(np.abs(np.diff(v[:half] if part == 0 else v[half:])).mean())
+
+
+diagnosis = pd.DataFrame({
+    name: {"揺れ（前半）": noise(rows, 0), "揺れ（後半）": noise(rows, 1),
+           "BN 入力の標準偏差（最大）": max(max(r["bn_input_std"]) for r in rows)}
+    for name, rows in runs.items()}).T
+
+# %%
+diagnosis.round(3)
+
+# %% tags=["remove-cell"]
+gap = (history["val_mae"] - history["val_mae_recalibrated"]).abs()
+hl.glue("max_gap_54", float(gap.max()))
+hl.glue("max_gap_epoch_54", int(history.loc[gap.idxmax(), "epoch"]))
+hl.glue("final_gap_54", float(gap.iloc[-1]))
+hl.glue("fig-bn-54", training_plots.batch_norm_diagnostic(
+    history["epoch"], history["val_mae"], history["val_mae_recalibrated"]), display=False)
+d = diagnosis.to_dict("index")
+scale_s = d["alignn_simple"]["BN 入力の標準偏差（最大）"]
+scale_c = d["cgcnn"]["BN 入力の標準偏差（最大）"]
+hl.glue("scale_simple_54", scale_s)
+hl.glue("scale_cgcnn_54", scale_c)
+hl.glue("scale_phrase_54", "CGCNN の方がむしろ大きく" if scale_c >= scale_s
+        else "CGCNN でもほぼ同じ程度に大きく" if scale_c >= 0.5 * scale_s
+        else "CGCNN の方が小さく")
+ratio = d["alignn_simple"]["揺れ（前半）"] / d["cgcnn"]["揺れ（前半）"]
+hl.glue("noise_ratio_54", ratio)
+calmer = all(d[n]["揺れ（前半）"] > d[n]["揺れ（後半）"] for n in d)
+hl.glue("gap_sentence_54", "学習率が高いあいだは、同じ重みでも正規化に使う統計量だけで検証 MAE が"
+        "大きく変わり、学習の終わりにはその差が小さくなります" if gap.max() > 3 * gap.iloc[-1]
+        else "このページの短い学習では、その差は学習の終わりまで小さくなりませんでした")
+hl.glue("calm_sentence_54", "どちらのモデルも学習率が下がる後半に落ち着きます" if calmer
+        else "このページの短い学習では、後半の揺れが前半より小さいとは限りませんでした")
+hl.glue("noise_sentence_54", "簡易版だけが特別に不安定なわけではありません" if 0.5 < ratio < 2
+        else "簡易版の方がはっきり大きく揺れました" if ratio >= 2
+        else "簡易版の方がむしろ揺れは小さいくらいでした")
+
+# %% [markdown]
+# ```{glue:figure} fig-bn-54
+# :name: fig-bn-54
+# ALIGNN 簡易版の検証 MAE。学習中に更新した移動平均の統計量で評価したもの（通常の評価）と、同じ重みで統計量を訓練データから計算し直したもの。
+# ```
+#
+# 二つの曲線の差は最大で {glue:text}`max_gap_54:.3f` eV/atom（{glue:text}`max_gap_epoch_54` エポック目）、最後のエポックでは {glue:text}`final_gap_54:.4f` eV/atom でした。{glue:text}`gap_sentence_54`。重みが同じでも統計量だけで結果が変わるということは、1 エポックの検証 MAE には、バッチ正規化の移動平均の遅れによる雑音が含まれるということです。
+#
+# 一方、バッチ正規化に入る値の標準偏差は、簡易版では最大 {glue:text}`scale_simple_54:.1f`、CGCNN では最大 {glue:text}`scale_cgcnn_54:.1f` で、{glue:text}`scale_phrase_54`なりました。エポック間の検証 MAE の揺れ（対数の差の平均、表の「揺れ」）も、前半の揺れで比べると簡易版は CGCNN の {glue:text}`noise_ratio_54:.2f` 倍で、{glue:text}`noise_sentence_54`。{glue:text}`calm_sentence_54`。
+#
+# したがって、以前の版の「不安定さ」は主に学習手順のものでした。学習率が高い時期の雑音の多い検証 MAE を早期終了が「改善が止まった」と読み、高い学習率のままの重みで学習を打ち切っていたのです。スケジュールを最後まで走らせると、学習率が 0 に近づくにつれて重みの動きが止まり、移動平均も追いつきます。そのうえで残る差（上の表で、簡易版は CGCNN に対して {glue:text}`simple_vs_cgcnn_54:+.1f` %）が、簡易版というモデルそのものの差です。簡易版と完全版の差のすべてを「角度の有無」によるものとは言えない点にも注意してください。完全版は線グラフだけでなく、ゲート付きの畳み込みと無向グラフも使っています。
 #
 # ```{admonition} 元の教材の数値について
 # :class: warning
 # 元の教材の原文は「CGCNN 0.0286、簡易版 0.0278、完全版 0.0250 eV/atom」という表を載せていましたが、これらは測定値ではありません。完全版 ALIGNN の Matbench での公開値 {cite}`matbench_leaderboard` は 5.6 節の文献値の表にまとめます。本書の縮小版（少ないエポック、小さな隠れ次元、MP-20 の部分集合）の数値とは条件がまったく違うので、直接比べないでください。
 # ```
 #
-# ALIGNN の利点は、角度という CGCNN にない幾何情報を使えることです。課題は計算コストで、線グラフの大きさは原子あたりの結合数の二乗に比例して増えます。学習エポックが少ないと、大きなモデルの利点が出る前に学習が止まることもあります。`full` プロファイル（GPU、論文どおりの大きさ）では `python -m tools.matbench_run --model alignn --task matbench_mp_e_form` で Matbench の公式分割に対して学習できます。
+# ALIGNN の利点は、角度という CGCNN にない幾何情報を使えることです。課題は計算コストで、線グラフの大きさは原子あたりの結合数の二乗に比例して増えます。予算（ステップ数）が小さいと、大きなモデルの利点が出きらないこともあります。`full` プロファイル（GPU、論文どおりの大きさ）では `python -m tools.matbench_run --model alignn --task matbench_mp_e_form` で Matbench の公式分割に対して学習できます。
 
 # %% [markdown]
 # ## まとめ

@@ -90,37 +90,106 @@ hl.glue("fig-megnet-55", hl.plots.megnet_block(), display=False)
 # MEGNet ブロックの更新の流れ。
 # ```
 
+# %% [markdown]
+# 本書の MEGNet は、ブロックの構成・幅は論文と matgl の実装に合わせていますが、二点だけ選択をしています。**原子の入力** は、CGCNN と ALIGNN と同じ 92 次元の化学的な記述子（CGCNN の著者が公開した原子特徴量表。matminer が `cgcnn_atom_feature.json` として同梱）を線形層で 16 次元にしたものです（論文は元素ごとに 16 次元のベクトルを一から学習する埋め込みを使います。この違いは 5.5.4 で測ります）。**初期化** は、元の Keras 実装と matgl の学習スクリプトと同じく、全結合層の重みを Glorot（Xavier）一様分布、バイアスを 0 にしています。
+
 # %%
 model = hl.models.MEGNet(n_targets=2)
+print(model)
 print("parameters (2 targets):", sum(p.numel() for p in model.parameters()))
 model.blocks[0]
 
 # %% [markdown]
-# ## 5.5.4 タスクの重み $\lambda$
+# ## 5.5.4 単一タスクの MEGNet：元素をどう入力するか
 #
-# 重みの決め方を四通り比べます。
+# マルチタスクの前に、比較の基準になる単一タスクの MEGNet を確かめます。どちらも目的変数を訓練データで標準化し、他のモデルと同じ学習設定（同じステップ数、スケジュールを最後まで）で学習しています。**化学的な原子特徴量表** を入力にした MEGNet と、論文どおり **元素ごとの埋め込みを学習する** MEGNet、そして CGCNN を並べます。
+
+# %% tags=["remove-output", "nbval-ignore-output"]
+from hybridlib.report import training_plots
+
+SINGLE = {"cgcnn": "CGCNN", "megnet_e_form": "MEGNet（原子特徴量表）",
+          "megnet_e_form_embedding": "MEGNet（元素埋め込みを学習）"}
+single = training_plots.training_summary(SINGLE, profile, labels=SINGLE)
+
+# %%
+single.round({"mae": 4, "train_time_s": 0})
+
+# %% tags=["remove-cell"]
+m = single["mae"]
+hl.glue("megnet_vs_cgcnn_55", m["megnet_e_form"] / m["cgcnn"])
+hl.glue("embedding_vs_table_55", 100 * (m["megnet_e_form_embedding"] / m["megnet_e_form"] - 1))
+gain = 100 * (m["megnet_e_form_embedding"] / m["megnet_e_form"] - 1)
+hl.glue("embedding_verdict_55", "悪く" if gain > 0 else "良く")
+hl.glue("embedding_conclusion_55",
+        "化学的な入力の方が有利でした" if gain > 3 else
+        "両者の差は小さく、一つの乱数の種の学習では区別できません" if gain > -3 else
+        "埋め込みを学習した方がむしろ良い結果でした")
+counts = df[df["split"] == "train"]["formula"].str.findall(r"[A-Z][a-z]?").explode()
+counts = counts.value_counts()
+hl.glue("n_rare_elements_55", int((counts < 20).sum()))
+hl.glue("n_elements_55", len(counts))
+assert (single["steps_run"] >= profile.training.steps).all()
+
+# %% [markdown]
+# MEGNet（原子特徴量表）のテスト MAE は CGCNN の {glue:text}`megnet_vs_cgcnn_55:.2f` 倍でした。元素の埋め込みを一から学習した MEGNet は、原子特徴量表を使ったものより {glue:text}`embedding_vs_table_55:+.1f` % {glue:text}`embedding_verdict_55`なりました。
+#
+# 二つの違いは、元素についての事前知識をどこから得るかです。埋め込みを学習する場合、各元素のベクトルは、その元素を含む訓練データの結晶からしか学べません。このページの訓練データに現れる {glue:text}`n_elements_55` 元素のうち {glue:text}`n_rare_elements_55` 元素は、含む物質が 20 件未満（組成式から数えたもの）で、そうした元素のベクトルはほとんど初期値のままです。原子特徴量表は族・周期・電気陰性度・共有結合半径などを最初から与えるので、似た元素は最初から似たベクトルから出発し、まれな元素も化学的に近い元素から情報を借りられます。論文の MEGNet は Materials Project の数万件の結晶で学習しているので {cite}`chen2019megnet`、埋め込みを一から学んでも問題になりにくいのです。このページの訓練データ（数千件）では、{glue:text}`embedding_conclusion_55`。
+
+# %% [markdown]
+# ## 5.5.5 組成を大域状態に入れる：中間融合
+#
+# MEGNet の大域状態 $\mathbf{u}$ は、結晶全体の量を入れる場所です。ここに **標準化した Magpie 組成特徴量** を入れると（`hl.models.MEGNet.with_composition_state`）、状態のエンコーダ $D_u$ が組成を射影し、すべてのブロックで結合と原子の更新に組成の情報が混ざります。
+#
+# $$\mathbf{u}^{(0)} = D_u(\tilde{\mathbf{c}}), \qquad \mathbf{e}_k' = \phi_e(\mathbf{v}_{s_k} \oplus \mathbf{v}_{r_k} \oplus \mathbf{e}_k \oplus \mathbf{u}), \ \dots$$
+#
+# 組成と構造をネットワークの **内部で** 混ぜる融合は、本書ではこれだけです（5.2 節の Early Fusion は出力 MLP の直前で、5.3 節の Late Fusion は予測どうしを混ぜます）。同じデータ・同じ学習設定で比べます。
+
+# %% tags=["remove-output", "nbval-ignore-output"]
+FUSION = {"megnet_e_form": "MEGNet（u = 0）", "megnet_state_fusion": "MEGNet（u = 組成）",
+          "early_fusion": "Early Fusion（5.2 節）", "late_fusion_val": "Late Fusion（5.3 節）"}
+fusion = hl.tables.metrics_table(FUSION, "e_form", profile)
+fusion["model"] = fusion["experiment"].map(FUSION)
+
+# %%
+fusion[["model", "mae", "rmse", "r2", "train_time_s"]].round(4)
+
+# %% tags=["remove-cell"]
+f = fusion.set_index("experiment")["mae"]
+hl.glue("state_vs_megnet_55", 100 * (f["megnet_state_fusion"] / f["megnet_e_form"] - 1))
+hl.glue("state_fusion_mae_55", f["megnet_state_fusion"])
+hl.glue("best_fusion_55", FUSION[f.idxmin()])
+
+# %% [markdown]
+# 組成を大域状態に入れた MEGNet のテスト MAE は {glue:text}`state_fusion_mae_55:.4f` eV/atom で、状態を使わない MEGNet に対して {glue:text}`state_vs_megnet_55:+.1f` % でした（負なら改善）。この表の中で最も MAE が小さかったのは「{glue:text}`best_fusion_55`」です。どの融合が本当に良いと言えるかは、乱数の種によるばらつきと合わせて 5.6 節で判断します。
+
+# %% [markdown]
+# ## 5.5.6 タスクの重み $\lambda$
+#
+# マルチタスクに戻ります。重みの決め方を四通り比べます。
 #
 # 1. **等重み** $\lambda = (1, 1)$
-# 2. **目的変数の分散の逆数** $\lambda_k \propto 1/\mathrm{Var}(y_k)$（訓練データから計算）
+# 2. **目的変数の標準偏差の逆数** $\lambda_k \propto 1/\sigma_k$（訓練データから計算）
 # 3. **元の教材の値** $\lambda = (1.0, 0.5)$
-# 4. **不確実性による重み付け** {cite}`kendall2018multi`：$\mathcal{L} = \sum_k e^{-s_k}\mathcal{L}_k + s_k$ の $s_k$ をネットワークと一緒に学習し、$\lambda_k = e^{-s_k}$ とする
+# 4. **不確実性による重み付け** {cite}`kendall2018multi`：$\mathcal{L} = \sum_k e^{-s_k}\mathcal{L}_k + s_k$ の $s_k$ をネットワークと一緒に学習し、$\lambda_k = e^{-s_k}$ とする（$s_k$ はネットワークとは別のパラメータグループで、ウォームアップなしの一定の学習率で更新します）
 #
-# なお、本書の学習ループは既定で目的変数を標準化します。標準化すると二つのタスクの尺度が揃ってしまい、重みで尺度の違いを補う意味がなくなるので、この節の学習だけは **標準化せず** 生の単位（eV/atom と eV）で損失を計算しています。
+# 2 の重みが $1/\sigma_k$ なのは、本書の損失が絶対誤差（L1）だからです。L1 損失は目的変数と同じ単位を持ち、尺度 $\sigma_k$ に比例するので、$1/\sigma_k$ を掛けると二つのタスクの損失が同じ尺度になります。分散の逆数 $1/\sigma_k^2$ は二乗誤差のための重みで、L1 に使うと尺度の大きいタスクを下げすぎます。$1/\sigma_k$ で重み付けした L1 損失は、目的変数を標準化して等重みで学習するのと同じです。本書の学習ループは既定で目的変数を標準化するので、重みで尺度の違いを補う様子が見えるように、この節のマルチタスク学習だけは **標準化せず** 生の単位（eV/atom と eV）で損失を計算しています。どのエポックの重みを使うかは、どの学習でも「検証 MAE ÷ 訓練データの標準偏差」のタスク平均で決めます（生の MAE の和で決めると、誤差の大きいバンドギャップが選択を支配してしまいます）。
 #
 # 訓練データの二つの目的変数の尺度を確かめます。
 
 # %%
 train = df[df["split"] == "train"]
-scales = train[["e_form", "band_gap"]].agg(["mean", "std", "var"]).T
+scales = train[["e_form", "band_gap"]].agg(["mean", "std"]).T
 hl.tables.show(scales.rename_axis("target"))
 
 # %% [markdown]
-# ## 5.5.5 単一タスクとマルチタスクの比較
+# ## 5.5.7 単一タスクとマルチタスクの比較
 #
 # 同じ MEGNet の胴体で、単一タスク 2 つとマルチタスク 4 つを学習した結果です（実行結果のレジストリから読み出します）。バンドギャップの誤差は、金属（ギャップ 0）と非金属に分けても示します。
 
 # %% tags=["remove-output", "nbval-ignore-output"]
-table = hl.tables.multitask_table(profile)
+RUNS = ("megnet_e_form", "megnet_band_gap", "megnet_mt_equal", "megnet_mt_invstd",
+        "megnet_mt_seed", "megnet_mt_uncertainty")
+table = hl.tables.multitask_table(profile, names=RUNS)
 
 # %%
 hl.tables.show(table)
@@ -136,27 +205,36 @@ hl.tables.show(transfer)
 learned = hl.experiments.run("megnet_mt_uncertainty", profile)
 hl.glue("fig-weights-55", hl.plots.task_weight_trajectory(
     learned.extra["weight_trajectory"], ["生成エネルギー", "バンドギャップ"]), display=False)
-best = transfer["e_form_mae change %"].idxmin()
+change = transfer["e_form_mae change %"]
+best = change.idxmin()
 hl.glue("best_mt_55", transfer.loc[best, "model"])
-hl.glue("best_mt_eform_55", transfer.loc[best, "e_form_mae change %"])
+hl.glue("best_mt_eform_55", change[best])
+hl.glue("best_mt_phrase_55", "最も改善した" if change[best] < 0 else
+        "どれも単一タスクより悪化し、悪化が最も小さかった")
 hl.glue("n_negative_55", int((transfer.drop(columns="model") > 0).to_numpy().sum()))
+hl.glue("n_pairs_55", int(transfer.drop(columns="model").size))
 hl.glue("lambda_eform_55", learned.extra["weights"]["e_form"])
 hl.glue("lambda_gap_55", learned.extra["weights"]["band_gap"])
 hl.glue("metal_gap_55", table.loc["megnet_band_gap", "gap_mae_metal"])
 hl.glue("nonmetal_gap_55", table.loc["megnet_band_gap", "gap_mae_nonmetal"])
+assert table.loc["megnet_band_gap", "gap_mae_nonmetal"] > \
+    table.loc["megnet_band_gap", "gap_mae_metal"]  # "大きく違う": non-metals are harder
+mt_mae = learned.metrics  # lambda ~ 1 / L: the easier task (smaller loss) weighs more
+assert (learned.extra["weights"]["e_form"] > learned.extra["weights"]["band_gap"]) == \
+    (mt_mae["e_form"]["mae"] < mt_mae["band_gap"]["mae"])
 
 # %% [markdown]
-# このページの実行では、生成エネルギーの MAE が単一タスクに比べて最も改善したのは「{glue:text}`best_mt_55`」で、変化率は {glue:text}`best_mt_eform_55:.1f` % でした。4 つのマルチタスク × 2 つのタスクのうち、単一タスクより悪化した（負の転移）組み合わせは {glue:text}`n_negative_55` 個です。単一タスクのバンドギャップモデルの MAE は、金属で {glue:text}`metal_gap_55:.3f` eV、非金属で {glue:text}`nonmetal_gap_55:.3f` eV と大きく違います。ゼロが多い分布なので、全体の MAE だけを見ると非金属での誤差の大きさを見落とします。
+# このページの実行では、生成エネルギーの MAE について、4 つの重み付けは{glue:text}`best_mt_phrase_55`のは「{glue:text}`best_mt_55`」で、単一タスクに対する変化率は {glue:text}`best_mt_eform_55:+.1f` % でした。マルチタスク × タスクの {glue:text}`n_pairs_55` 通りの組み合わせのうち、単一タスクより悪化した（負の転移）ものは {glue:text}`n_negative_55` 通りです。単一タスクのバンドギャップモデルの MAE は、金属で {glue:text}`metal_gap_55:.3f` eV、非金属で {glue:text}`nonmetal_gap_55:.3f` eV と大きく違います。ゼロが多い分布なので、全体の MAE だけを見ると非金属での誤差の大きさを見落とします。
 #
 # ```{glue:figure} fig-weights-55
 # :name: fig-weights-55
 # 不確実性による重み付けで学習されたタスクの重み $\lambda_k$ の変化。
 # ```
 #
-# 学習の終わりの重みは、生成エネルギー {glue:text}`lambda_eform_55:.3g`、バンドギャップ {glue:text}`lambda_gap_55:.3g` でした。不確実性重み付けでは $\lambda_k \approx 1/\mathcal{L}_k$ に近づくので、損失の小さい（予測しやすい）タスクほど重みが大きくなります。元の教材の原文の出力例「マルチタスク 0.0292 vs 単一タスク ~0.0286 eV/atom（わずかに劣化）」は測定値ではありません。転移の有無は、上の表のように同じ胴体・同じデータ・同じ学習設定の単一タスクと比べて初めて判断できます。
+# 学習の終わりの重みは、生成エネルギー {glue:text}`lambda_eform_55:.3g`、バンドギャップ {glue:text}`lambda_gap_55:.3g` でした。不確実性重み付けでは $\lambda_k \approx 1/\mathcal{L}_k$ に近づくので、損失の小さい（予測しやすい）タスクほど重みが大きくなります。元の教材の原文の出力例「マルチタスク 0.0292 vs 単一タスク ~0.0286 eV/atom（わずかに劣化）」は測定値ではありません。転移の有無は、上の表のように同じ胴体・同じデータ・同じ学習設定の単一タスクと比べて初めて判断できます。ただし、ここでの単一タスクは標準化した目的変数で、マルチタスクは生の単位で学習しているので、この差には標準化の有無も含まれます（$1/\sigma_k$ の重みがちょうど標準化に当たります）。
 
 # %% [markdown]
-# ## 5.5.6 マルチタスク学習の利点と課題
+# ## 5.5.8 マルチタスク学習の利点と課題
 #
 # **利点**
 # - 一つのモデルで複数の物性を予測でき、推論と保守が一度で済む。

@@ -70,6 +70,8 @@ class GraphParams:
         cutoff_growth: factor applied to the radius while some atom is isolated.
         tie_tol: distances within this of the k-th nearest count as ties (Å).
         backtracking: keep line-graph pairs of a bond with its exact reverse.
+        undirected: add the reverse of every edge that lacks one (ALIGNN's reference
+            builds undirected graphs; CGCNN's neighbour lists are directed).
     """
 
     cutoff: float = CUTOFF
@@ -78,6 +80,7 @@ class GraphParams:
     cutoff_growth: float = 1.5
     tie_tol: float = 1e-6
     backtracking: bool = True
+    undirected: bool = False
 
     def __post_init__(self):
         if not 0 < self.cutoff <= self.max_cutoff:
@@ -111,19 +114,23 @@ class TrainingConfig:
     """The optimiser budget every torch model of a profile shares.
 
     Attributes:
-        epochs, patience: training budget and early-stopping patience (on validation).
-        batch_size, lr, weight_decay: AdamW settings.
+        steps: optimizer steps of every run, whatever the training-set size (rounded up
+            to whole epochs); the learning-rate schedule always runs to its end.
+        batch_size, lr, weight_decay: AdamW settings (``lr`` is the schedule's peak).
+        seed: the models' seed (initialisation, shuffling, dropout, forests); the data
+            (subsample, split) follow :attr:`Profile.seed`, so runs that differ only in
+            this seed see the same split (seed-to-seed spread, chapter 5.6).
     """
 
-    epochs: int
-    patience: int
+    steps: int
     batch_size: int
     lr: float = 1e-3
     weight_decay: float = 1e-5
+    seed: int = 0
 
     def __post_init__(self) -> None:
-        if min(self.epochs, self.patience, self.batch_size) < 1 or not self.lr > 0:
-            raise ValueError(f"epochs, patience, batch_size must be >= 1 and lr > 0: {self}")
+        if min(self.steps, self.batch_size) < 1 or not self.lr > 0:
+            raise ValueError(f"steps and batch_size must be >= 1 and lr > 0: {self}")
 
 
 _PARTS = {"data": DataConfig, "graph": GraphParams, "model": ModelConfig,
@@ -139,7 +146,8 @@ class Profile:
         data, graph, model, training: the typed parts (see their classes).
         learning_curve_sizes: training-set sizes of the chapter 5.1 learning curve (the whole
             training split is always added as the last point).
-        seed: the one seed every split, subsample and model draws from.
+        seed: the seed of the data: which materials (subsample) and which split; the
+            models' seed is ``training.seed``.
     """
 
     name: str
@@ -168,7 +176,7 @@ class Profile:
 
         A part takes a dict of its own fields, merged into the current values::
 
-            profile.with_(seed=1, training={"epochs": 3}, data={"train_size": 250})
+            profile.with_(seed=1, training={"steps": 300}, data={"train_size": 250})
         """
         for part in set(changes) & set(_PARTS):
             if isinstance(changes[part], dict):
@@ -181,21 +189,21 @@ PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci", data=DataConfig(n_materials=1000),
         model=ModelConfig(hidden=64, n_conv=3, alignn_layers=2, gcn_layers=2),
-        training=TrainingConfig(epochs=10, patience=5, batch_size=64),
+        training=TrainingConfig(steps=150, batch_size=64, lr=6e-3),
         learning_curve_sizes=(100, 250, 500),
     ),
     # The rendered book: 8,000 materials of the offline sample.
     "book": Profile(
         name="book", data=DataConfig(n_materials=8000),
         model=ModelConfig(hidden=64, n_conv=3, alignn_layers=2, gcn_layers=2),
-        training=TrainingConfig(epochs=20, patience=6, batch_size=64),
+        training=TrainingConfig(steps=2000, batch_size=64, lr=6e-3),
         learning_curve_sizes=(250, 500, 1000, 2000),
     ),
     # Real Matbench folds on a GPU; ALIGNN at its published size.
     "full": Profile(
         name="full", data=DataConfig(n_materials=None),
         model=ModelConfig(hidden=256, n_conv=4, alignn_layers=4, gcn_layers=4),
-        training=TrainingConfig(epochs=300, patience=40, batch_size=64),
+        training=TrainingConfig(steps=400_000, batch_size=64),
         learning_curve_sizes=(1000, 5000, 20000, 80000),
     ),
 }

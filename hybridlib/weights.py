@@ -324,8 +324,8 @@ def load_graph_model(payload: ModelWeights):
              for k, v in arrays.items() if k.startswith("state.")}
     model.load_state_dict(state, strict=True)
     model.eval()
-    return FitResult(model=model, history=[], best_epoch=0, train_seconds=0.0,
-                     target_mean=np.array(arrays["target_mean"]),
+    return FitResult(model=model, history=[], best_epoch=0, epochs=0, steps=0,
+                     train_seconds=0.0, target_mean=np.array(arrays["target_mean"]),
                      target_std=np.array(arrays["target_std"]), device="cpu")
 
 

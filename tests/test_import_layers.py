@@ -115,6 +115,6 @@ def test_editing_a_tool_leaves_the_build_version_and_every_run_key_alone(checkou
         _append(checkout_copy / "tools" / tool, "\n# edited by a test\n")
     assert results.build_version("ci") == before
     assert results.code_version(sources) == code_before
-    _append(checkout_copy / "hybridlib" / "train.py", "\n# edited by a test\n")
+    _append(checkout_copy / "hybridlib" / "train" / "loop.py", "\n# edited by a test\n")
     assert results.build_version("ci") != before
     assert results.code_version(sources) != code_before  # experiments depend on train

@@ -15,7 +15,9 @@ the source the runner's module imports (followed through every ``hybridlib`` imp
 changed setting or source file trains again and an unchanged one never does.
 
 Learning curves (chapter 5.1) run any experiment on nested, id-hashed subsets of the
-training split (``profile.data.train_size``): :func:`learning_curve`.
+training split (``profile.data.train_size``): :func:`learning_curve`. The same run with
+another model seed (same data, same split) is ``run(name, p)`` for ``p`` in
+:func:`seed_profiles`; on the formula-grouped split, :func:`grouped_split_profile`.
 
 Introduced in: chapter 5.1.
 """
@@ -37,7 +39,8 @@ from ..train import regression_metrics
 from ..weights import ModelWeights
 
 __all__ = ["Outcome", "Experiment", "Frame", "RunContext", "Run", "register", "run",
-           "available", "experiment_key", "learning_curve", "learning_curve_profiles"]
+           "available", "experiment_key", "learning_curve", "learning_curve_profiles",
+           "seed_profiles", "grouped_split_profile"]
 
 
 @dataclass
@@ -254,6 +257,26 @@ def learning_curve_profiles(profile: Profile | str | None = None,
             for size in sorted(set(sizes)) if int(size) < n_train] + [profile]
 
 
+def seed_profiles(profile: Profile | str | None = None,
+                  seeds: Iterable[int] | None = None) -> list[Profile]:
+    """The profile and its copies with other model seeds (``training.seed``), same data.
+
+    Args:
+        seeds: model seeds besides the profile's own (default:
+            :data:`hybridlib.experiments.warmup.SEEDS`, the ones the warm-up trains).
+    """
+    if seeds is None:
+        from .warmup import SEEDS as seeds
+    profile = resolve_profile(profile)
+    return [profile] + [profile.with_(training={"seed": int(s)}) for s in seeds
+                        if int(s) != profile.training.seed]
+
+
+def grouped_split_profile(profile: Profile | str | None = None) -> Profile:
+    """The profile with the formula-grouped split (all polymorphs of a formula on one side)."""
+    return resolve_profile(profile).with_(data={"split": "formula"})
+
+
 def learning_curve(model: str, sizes: Iterable[int] | None = None,
                    profile: Profile | str | None = None, *,
                    registry: Registry | str | Path | None = None) -> pd.DataFrame:
@@ -263,9 +286,12 @@ def learning_curve(model: str, sizes: Iterable[int] | None = None,
     ``n`` are kept (:func:`hybridlib.data.subsample`); validation and test stay whole. The
     curve ends with the whole training split (:func:`learning_curve_profiles`).
 
+    Every point of a torch model trains for the profile's optimizer-step budget
+    (``profile.training.steps``): smaller training sets run more epochs, never fewer steps.
+
     Returns:
         One row per size and target: ``model, train_size, target, mae, rmse, r2,
-        train_seconds``.
+        train_seconds, epochs_run, best_epoch`` (the last two NaN for forests).
     """
     rows = []
     for point_profile in learning_curve_profiles(profile, sizes):
@@ -274,5 +300,7 @@ def learning_curve(model: str, sizes: Iterable[int] | None = None,
             rows.append({"model": model,
                          "train_size": point.extra.get("n_train", point_profile.data.train_size),
                          "target": target, **{k: metrics[k] for k in ("mae", "rmse", "r2")},
-                         "train_seconds": point.train_seconds})
+                         "train_seconds": point.train_seconds,
+                         "epochs_run": point.extra.get("epochs_run", float("nan")),
+                         "best_epoch": point.extra.get("best_epoch", float("nan"))})
     return pd.DataFrame(rows).sort_values(["target", "train_size"], ignore_index=True)

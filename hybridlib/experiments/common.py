@@ -2,7 +2,7 @@
 
 Every runner follows the same recipe: ``ctx.table()`` (the profile's data set, with the
 training split limited for learning curves; :class:`~hybridlib.experiments.RunContext`) ->
-features or :func:`graph_splits` -> fit on ``train``, stop early on ``val`` ->
+features or :func:`graph_splits` -> fit on ``train`` for the whole schedule, keep the best weights on ``val`` ->
 :func:`predictions_frame` for ``val`` and ``test``.
 :func:`fit_graph_model` is that recipe for any torch graph model.
 
@@ -23,7 +23,7 @@ from ..train import FitResult, TrainConfig, fit
 from . import Outcome, RunContext
 
 __all__ = ["SPLITS", "split_frames", "composition_matrix", "graph_splits",
-           "predictions_frame", "fit_graph_model"]
+           "predictions_frame", "fit_graph_model", "batch_norm_monitor"]
 
 SPLITS = ("train", "val", "test")
 
@@ -94,23 +94,29 @@ def predictions_frame(frames: dict[str, pd.DataFrame], predictions: dict[str, np
 
 def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
                     targets: Sequence[str] = ("e_form",), *, comp_preset: str | None = None,
-                    line_graph: bool = False, loss: str = "l1",
+                    line_graph: bool = False, graph: dict | None = None, loss: str = "l1",
                     weighting: nn.Module | None = None, train_predictions: bool = False,
                     columns: Callable[[nn.Module, list], dict[str, np.ndarray]] | None = None,
+                    monitor: Callable[[nn.Module, Callable, dict], dict] | None = None,
                     **train_overrides) -> tuple[Outcome, FitResult]:
     """Train a graph model on the profile's data and predict val and test.
 
     Args:
         ctx: the run's context (profile, data, checkpoint folder).
         build_model: called with the training graphs (e.g. for composition statistics)
-            after seeding torch with ``profile.seed``; returns the untrained model.
+            after seeding torch with ``profile.training.seed``; returns the untrained model.
         targets: target columns, in the model's output order.
         comp_preset: attach composition features (``"magpie"``) as ``graph.comp``.
         line_graph: build the ALIGNN line graph too.
+        graph: graph settings of this model that differ from ``profile.graph`` (e.g.
+            ``{"undirected": True}`` for ALIGNN).
         loss, weighting: passed to :func:`hybridlib.train.fit`.
         train_predictions: also store the in-sample predictions of the training split.
         columns: ``columns(model, graphs) -> {name: (n,) array}`` adds per-material columns
             (e.g. attention weights) for each stored split.
+        monitor: a diagnostic measured at every evaluation,
+            ``monitor(model, evaluate, graphs) -> dict`` (stored in the history rows; see
+            the ``monitor`` of :func:`hybridlib.train.fit`; ``graphs``: split -> graphs).
         train_overrides: :class:`~hybridlib.train.TrainConfig` fields to change.
 
     Returns:
@@ -121,14 +127,17 @@ def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
     profile = ctx.profile
     targets = ctx.targets(targets)
     frames = split_frames(ctx.table())
-    graphs = graph_splits(frames, targets, profile, comp_preset=comp_preset,
-                          line_graph=line_graph)
-    torch.manual_seed(profile.seed)
+    graph_params = profile.with_(graph=graph or {}).graph
+    graphs = graph_splits(frames, targets, profile.with_(graph=graph or {}),
+                          comp_preset=comp_preset, line_graph=line_graph)
+    torch.manual_seed(profile.training.seed)
     with weights.recording() as construction:  # constructor arguments, to rebuild the model
         model = build_model(graphs["train"])
     config = TrainConfig.from_profile(profile, **train_overrides)
     result = fit(model, graphs["train"], graphs["val"], config, weighting=weighting, loss=loss,
-                 checkpoint_dir=ctx.checkpoints)
+                 checkpoint_dir=ctx.checkpoints,
+                 monitor=None if monitor is None else
+                 lambda trained, evaluate: monitor(trained, evaluate, graphs))
     splits = ("train", "val", "test") if train_predictions else ("val", "test")
     predictions = {s: result.predict(graphs[s]) for s in splits}
     extra_columns: dict[str, dict[str, np.ndarray]] = {}
@@ -141,9 +150,23 @@ def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
         predictions=predictions_frame(frames, predictions, targets, extra_columns),
         train_seconds=result.train_seconds,
         extra={"history": result.history, "best_epoch": result.best_epoch,
-               "n_train": len(graphs["train"]), "epochs_run": len(result.history),
-               "seconds_per_epoch": result.train_seconds / max(len(result.history), 1)},
+               "n_train": len(graphs["train"]), "epochs_run": result.epochs,
+               "steps_run": result.steps,
+               "seconds_per_epoch": result.train_seconds / result.epochs},
         weights=weights.graph_weights(result, construction, frames["train"], targets,
-                                      profile.graph, comp_preset=comp_preset,
+                                      graph_params, comp_preset=comp_preset,
                                       line_graph=line_graph, check_graphs=graphs["val"][:64]))
     return outcome, result
+
+
+def batch_norm_monitor(model, evaluate, graphs, recalibrate: bool = True) -> dict:
+    """Per evaluation: the scale of every batch norm's input on a training batch and, with
+    ``recalibrate``, the validation MAE of the same weights with batch-norm statistics
+    recomputed on the training split (:mod:`hybridlib.train.diagnostics`)."""
+    from ..train.diagnostics import batch_norm_input_scale, recalibrated_batch_norm
+
+    row = {"bn_input_std": batch_norm_input_scale(model, graphs["train"])}
+    if recalibrate:
+        row["val_mae_recalibrated"] = evaluate(
+            recalibrated_batch_norm(model, graphs["train"]))["val_mae"]
+    return row

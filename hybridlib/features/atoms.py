@@ -45,8 +45,14 @@ data (the authors' table was not published), not from the encoding:
   (Tm, Ra, Np, Am, Cm) the published molar volumes are larger by about one bin; it lacks
   Pm, Rn, Pu, Bk, Cf, Es.
 
-``cgcnn_atom_features(source="published")`` returns the published table instead, for
-comparison runs.
+``cgcnn_atom_features(source="published")`` returns the published table instead; the
+graph models of the book (CGCNN, ALIGNN, MEGNet) use it by default
+(:data:`MODEL_ATOM_FEATURES`), because the computed table gives whole groups of elements the
+same row (the element data bin them alike): Ce = Nd = Pm = Sm = Gd = Tb, Eu = Yb,
+Dy = Ho = Er = Tm and U = Np = Pu, so a model cannot tell them apart. The published table
+merges only four pairs among Z = 1-94 (:data:`PUBLISHED_DUPLICATE_ROWS`): La = Ce, Sm = Gd,
+Ho = Er and Th = Np. The computed table stays available as ``source="computed"`` (the models'
+``atom_features="computed"``) to show how such a table is built.
 
 Introduced in: chapter 5.2.
 """
@@ -61,11 +67,16 @@ from typing import Callable
 import numpy as np
 from pymatgen.core import Element
 
-__all__ = ["CGCNN_ATOM_FEATURE_DIM", "MAX_Z", "ATOM_PROPERTIES", "cgcnn_atom_features",
-           "feature_names", "published_cgcnn_atom_features"]
+__all__ = ["CGCNN_ATOM_FEATURE_DIM", "MAX_Z", "ATOM_PROPERTIES", "MODEL_ATOM_FEATURES",
+           "PUBLISHED_DUPLICATE_ROWS", "cgcnn_atom_features", "feature_names",
+           "published_cgcnn_atom_features"]
 
 CGCNN_ATOM_FEATURE_DIM = 92
 MAX_Z = 118
+#: The atom table the graph models read unless told otherwise.
+MODEL_ATOM_FEATURES = "published"
+#: Elements (Z = 1-94) that share one row of the published table.
+PUBLISHED_DUPLICATE_ROWS = (("La", "Ce"), ("Sm", "Gd"), ("Ho", "Er"), ("Th", "Np"))
 _BLOCKS = ("s", "p", "d", "f")
 
 

@@ -15,7 +15,7 @@ from ..config import GraphParams
 from ..constants import MAX_Z
 
 __all__ = ["GraphParams", "IsolatedAtomError", "InvalidStructureError", "NeighborEdges",
-           "MIN_SEPARATION", "neighbor_edges", "check_structure", "describe"]
+           "MIN_SEPARATION", "neighbor_edges", "symmetrized", "check_structure", "describe"]
 
 _SELF_TOL = 1e-8  # pymatgen's tolerance for "the same point"
 #: Atoms closer than this (Å) are one site written twice, not a bond (pymatgen's
@@ -188,5 +188,24 @@ def neighbor_edges(structure: Structure, params: GraphParams = GraphParams(),
     vec = cart[src] + image @ matrix - cart[dst]
     edges = NeighborEdges(src, dst, image, vec, np.linalg.norm(vec, axis=1), cutoff)
     _check_separation(structure, edges, material_id)
-    return edges
+    return symmetrized(edges) if params.undirected else edges
+
+
+def symmetrized(edges: NeighborEdges) -> NeighborEdges:
+    """The edges plus the reverse of every edge that lacks one (an undirected graph).
+
+    The reverse of ``j -> i`` through lattice image ``n`` is ``i -> j`` through ``-n``, with
+    the opposite vector and the same length. A neighbour list "k nearest of each centre" is
+    not symmetric (``j`` may be among ``i``'s nearest but not ``i`` among ``j``'s); ALIGNN's
+    reference implementation adds the missing reverses. Edges stay ordered by centre, then
+    distance.
+    """
+    src = np.concatenate([edges.src, edges.dst])
+    dst = np.concatenate([edges.dst, edges.src])
+    image = np.concatenate([edges.image, -edges.image])
+    vec = np.concatenate([edges.vec, -edges.vec])
+    dist = np.concatenate([edges.dist, edges.dist])
+    _, first = np.unique(np.column_stack([src, dst, image]), axis=0, return_index=True)
+    keep = first[np.lexsort((dist[first], dst[first]))]
+    return NeighborEdges(src[keep], dst[keep], image[keep], vec[keep], dist[keep], edges.cutoff)
 

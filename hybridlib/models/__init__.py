@@ -5,11 +5,12 @@ Introduced in: chapter 5.1.
 # Composition baseline, CGCNN and fusion (helper 3)
 from .baselines import out_of_fold_predict, random_forest
 from .cgcnn import CGCNN
-from .fusion import AttentionFusion, EarlyFusion, composition_stats
+from .fusion import AttentionFusion, EarlyFusion, ResidualFusion, composition_stats
 from .late_fusion import Stacking, blend, blend_alpha
 
 __all__ = [
-    "random_forest", "out_of_fold_predict", "CGCNN", "EarlyFusion", "AttentionFusion",
+    "random_forest", "out_of_fold_predict", "CGCNN", "EarlyFusion", "ResidualFusion",
+    "AttentionFusion",
     "composition_stats", "blend", "blend_alpha", "Stacking",
 ]
 

@@ -25,7 +25,7 @@ from torch_geometric.nn import MessagePassing, global_mean_pool
 from torch_geometric.utils import scatter
 
 from ..config import Profile, resolve_profile
-from .layers import AngleExpansion, GaussianExpansion, RBFExpansion
+from .layers import AngleExpansion, DistinctValueEmbedding, GaussianExpansion, RBFExpansion
 from .cgcnn import atom_feature_table, check_atomic_numbers
 
 __all__ = [
@@ -246,10 +246,11 @@ class ALIGNN(nn.Module):
         self.n_alignn, self.n_gcn, self.order = alignn_layers, gcn_layers, order
         self.register_buffer("atom_table", atom_feature_table(atom_features))
         self.atom_embedding = LinearBNSiLU(self.atom_table.shape[1], hidden)
-        self.edge_embedding = nn.Sequential(
+        # bond lengths and angle cosines repeat (symmetry): each distinct value is embedded once
+        self.edge_embedding = DistinctValueEmbedding(
             RBFExpansion(0.0, cutoff, edge_input),
             LinearBNSiLU(edge_input, embedding), LinearBNSiLU(embedding, hidden))
-        self.angle_embedding = nn.Sequential(
+        self.angle_embedding = DistinctValueEmbedding(
             AngleExpansion(triplet_input),
             LinearBNSiLU(triplet_input, embedding), LinearBNSiLU(embedding, hidden))
         self.alignn_layers = nn.ModuleList(ALIGNNLayer(hidden, order) for _ in range(alignn_layers))

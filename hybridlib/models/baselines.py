@@ -32,7 +32,7 @@ def random_forest(profile: Profile | str | None = None, *, n_estimators: int | N
     """Mean imputation followed by a random forest (the seed's 100 trees of depth 30).
 
     Args:
-        profile: supplies ``rf_trees``, ``rf_depth`` and ``seed`` (default: the active profile).
+        profile: supplies ``rf_trees``, ``rf_depth`` and ``training.seed`` (default: the active profile).
         n_estimators, max_depth, seed: override the profile's values.
         n_jobs: parallel trees. The fitted forest does not depend on it, but threads add
             the trees' predictions in varying order (last-bit differences): call
@@ -45,7 +45,7 @@ def random_forest(profile: Profile | str | None = None, *, n_estimators: int | N
     forest = RandomForestRegressor(
         n_estimators=n_estimators or profile.model.rf_trees,
         max_depth=max_depth or profile.model.rf_depth,
-        random_state=profile.seed if seed is None else seed, n_jobs=n_jobs)
+        random_state=profile.training.seed if seed is None else seed, n_jobs=n_jobs)
     return Pipeline([("impute", SimpleImputer(strategy="mean")), ("forest", forest)])
 
 

@@ -8,22 +8,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import CGConv, global_mean_pool
+from torch_geometric.nn import MessagePassing, global_mean_pool
 
-__all__ = ["CGCNN", "atom_feature_table"]
+__all__ = ["CGCNN", "FactorizedCGConv", "atom_feature_table"]
 
 
-def atom_feature_table(table: np.ndarray | Tensor | None = None) -> Tensor:
+def atom_feature_table(table: np.ndarray | Tensor | str | None = None) -> Tensor:
     """CGCNN's one-hot atom features as a float tensor ``(max_Z + 1, F)``.
 
     Args:
-        table: a table whose row ``Z`` describes element ``Z`` (default:
-            :func:`hybridlib.features.cgcnn_atom_features`, 92 features).
+        table: a table whose row ``Z`` describes element ``Z``, or a source of
+            :func:`hybridlib.features.cgcnn_atom_features` (``"published"``: the authors'
+            ``atom_init.json`` as matminer ships it; ``"computed"``: the table computed from
+            element data). Default: :data:`hybridlib.features.atoms.MODEL_ATOM_FEATURES`
+            (the published table, 92 features).
     """
-    if table is None:
-        from ..features import cgcnn_atom_features
+    if table is None or isinstance(table, str):
+        from ..features.atoms import MODEL_ATOM_FEATURES, cgcnn_atom_features
 
-        table = cgcnn_atom_features()
+        table = cgcnn_atom_features(table or MODEL_ATOM_FEATURES)
     table = torch.as_tensor(np.asarray(table), dtype=torch.float32)
     if table.ndim != 2 or not torch.isfinite(table).all():
         raise ValueError(f"atom feature table must be a finite 2-D array, got shape "
@@ -39,6 +42,77 @@ def check_atomic_numbers(z: Tensor, table: Tensor) -> None:
                          f"Z = 1..{table.shape[0] - 1})")
 
 
+class FactorizedCGConv(MessagePassing):
+    r"""The crystal graph convolution of Xie & Grossman (2018), equal to PyG's ``CGConv``
+    (same parameters, same outputs), computed with fewer operations.
+
+    .. math::
+        \mathbf{x}_i' = \mathbf{x}_i + \mathrm{BN}\Big(\sum_{j} \sigma(\mathbf{z}_{ij}
+        W_f + \mathbf{b}_f) \odot g(\mathbf{z}_{ij} W_s + \mathbf{b}_s)\Big), \qquad
+        \mathbf{z}_{ij} W = \mathbf{x}_i W^{(i)} + \mathbf{x}_j W^{(j)}
+        + \mathbf{e}_{ij} W^{(e)}
+
+    where :math:`\mathbf{z}_{ij} = \mathbf{x}_i \oplus \mathbf{x}_j \oplus \mathbf{e}_{ij}`,
+    :math:`\sigma` is the sigmoid, :math:`g` the softplus, and :math:`W^{(i)}, W^{(j)},
+    W^{(e)}` are the row blocks of :math:`W` that multiply each part of the concatenation.
+    ``CGConv`` multiplies the concatenation on every edge; here the node parts are
+    multiplied once per atom (:math:`N` rows instead of :math:`E \approx 13 N`) and
+    gathered, so only the edge part runs on :math:`E` rows. ``lin_f``, ``lin_s`` and ``bn``
+    have ``CGConv``'s names and shapes: a ``CGConv`` state dict loads unchanged.
+
+    Args:
+        channels (int): atom feature size :math:`F`.
+        dim (int): edge feature size :math:`D`.
+        aggr (str, optional): aggregation of the messages. (default: ``"add"``)
+        batch_norm (bool, optional): batch norm on the aggregated messages. (default: ``True``)
+
+    Shapes:
+        x :math:`(N, F)`, edge_index :math:`(2, E)` (row 0: neighbour :math:`j`, row 1:
+        centre :math:`i`), edge_attr :math:`(E, D)` -> :math:`(N, F)`.
+    """
+
+    CITATION_KEYS = ("xie2018cgcnn",)
+
+    def __init__(self, channels: int, dim: int, aggr: str = "add", batch_norm: bool = True,
+                 **kwargs) -> None:
+        super().__init__(aggr=aggr, **kwargs)
+        self.channels, self.dim, self.batch_norm = channels, dim, batch_norm
+        self.lin_f = nn.Linear(2 * channels + dim, channels)
+        self.lin_s = nn.Linear(2 * channels + dim, channels)
+        self.bn = nn.BatchNorm1d(channels) if batch_norm else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for module in (self.lin_f, self.lin_s, self.bn):
+            if module is not None:
+                module.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
+        if x.size(-1) != self.channels or edge_attr.size(-1) != self.dim:
+            raise ValueError(f"{self}: expected {self.channels} node and {self.dim} edge "
+                             f"features, got {x.size(-1)} and {edge_attr.size(-1)}")
+        c = self.channels
+        weight = torch.cat([self.lin_f.weight, self.lin_s.weight])  # (2F, 2F + D)
+        bias = torch.cat([self.lin_f.bias, self.lin_s.bias])
+        # [x W^(i) + b | x W^(j)] for every atom in one product; the bias rides on the centre
+        node_weight = torch.cat([weight[:, :c], weight[:, c:2 * c]])  # (4F, F)
+        centre, neighbour = torch.addmm(torch.cat([bias, torch.zeros_like(bias)]), x,
+                                        node_weight.t()).chunk(2, dim=-1)
+        out = self.propagate(edge_index, a=centre, b=neighbour, edge_attr=edge_attr,
+                             edge_weight=weight[:, 2 * c:])
+        out = out if self.bn is None else self.bn(out)
+        return out + x
+
+    def message(self, a_i: Tensor, b_j: Tensor, edge_attr: Tensor,
+                edge_weight: Tensor) -> Tensor:
+        gate, core = torch.addmm(a_i + b_j, edge_attr, edge_weight.t()).chunk(2, -1)
+        return torch.sigmoid(gate) * F.softplus(core)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.channels}, dim={self.dim})"
+
+
 class CGCNN(nn.Module):
     r"""Crystal graph convolutional neural network (Xie & Grossman, Phys. Rev. Lett. 120,
     145301, 2018; https://doi.org/10.1103/PhysRevLett.120.145301).
@@ -47,7 +121,7 @@ class CGCNN(nn.Module):
     linearly, :math:`\mathbf{v}_i^{(0)} = W_e \mathbf{x}_i`; bonds carry the Gaussian expansion
     :math:`\mathbf{u}_{ij}` of their length (0-8 Å, step 0.2 Å: 41 centres). Each of the
     ``n_conv`` gated convolutions (eq. 5 of the paper, PyG's ``CGConv`` with batch norm on the
-    summed messages) updates
+    summed messages, computed by :class:`FactorizedCGConv`) updates
 
     .. math::
         \mathbf{v}_i' = \mathbf{v}_i + \mathrm{BN}\Big(\sum_{j} \sigma(\mathbf{z}_{ij} W_f
@@ -62,8 +136,8 @@ class CGCNN(nn.Module):
     residual; we follow the equation of the paper.)
 
     Args:
-        atom_features: table ``(max_Z + 1, F)``, row Z = features of element Z (default:
-            :func:`hybridlib.features.cgcnn_atom_features`).
+        atom_features: table ``(max_Z + 1, F)``, row Z = features of element Z, or its
+            source (default: the published table, :func:`atom_feature_table`).
         hidden: atom vector width (paper: 64).
         n_conv: number of convolutions (paper: 3).
         fc_hidden: width of the readout layers (paper: 128).
@@ -93,7 +167,7 @@ class CGCNN(nn.Module):
         self.expansion = GaussianExpansion(start=0.0, stop=cutoff, step=gaussian_step)
         self.embedding = nn.Linear(self.atom_features.shape[1], hidden)
         self.convs = nn.ModuleList(
-            CGConv(hidden, self.expansion.out_features, aggr="add", batch_norm=True)
+            FactorizedCGConv(hidden, self.expansion.out_features)
             for _ in range(n_conv))
         widths = [hidden] + [fc_hidden] * n_fc
         self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))

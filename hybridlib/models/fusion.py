@@ -5,7 +5,13 @@ with training-set statistics kept as buffers (:func:`composition_stats`); a feat
 for a material (NaN, e.g. noble-gas electronegativity) becomes 0 after standardization,
 i.e. it is imputed with its training mean. The graph model is any module with
 ``embed(batch) -> (B, H)`` and an ``embedding_dim`` attribute (e.g. :class:`CGCNN`); it is
-trained end to end with the fusion head.
+trained end to end with the fusion head. ``reset_parameters`` re-initialises the fusion
+layers only, never the graph model: a pretrained GNN passed in keeps its weights.
+
+:class:`EarlyFusion` has the switches of chapter 5.2's ablation: no composition (the
+control, a CGCNN with a different head), no dropout, a batch norm on the GNN branch (both
+inputs standardized per feature); :class:`ResidualFusion` adds a composition correction to
+the GNN's own prediction.
 
 Introduced in: chapter 5.2.
 """
@@ -18,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["composition_stats", "EarlyFusion", "AttentionFusion"]
+__all__ = ["composition_stats", "CompositionInput", "EarlyFusion", "ResidualFusion",
+           "AttentionFusion"]
 
 
 def composition_stats(graphs: Sequence) -> tuple[Tensor, Tensor]:
@@ -37,8 +44,12 @@ def composition_stats(graphs: Sequence) -> tuple[Tensor, Tensor]:
     return (torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32))
 
 
-class _CompositionInput(nn.Module):
-    """Standardizes ``batch.comp`` with stored training statistics; NaN -> 0 (the mean)."""
+class CompositionInput(nn.Module):
+    """Standardizes ``batch.comp`` with stored training statistics; NaN -> 0 (the mean).
+
+    Shapes:
+        a batch with ``comp`` :math:`(B, D)` -> :math:`(B, D)`.
+    """
 
     def __init__(self, mean: Tensor, std: Tensor) -> None:
         super().__init__()
@@ -66,9 +77,17 @@ def _mlp(sizes: Sequence[int], dropout: float) -> nn.Sequential:
     """Linear -> softplus -> dropout for each hidden width; a plain linear output layer."""
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-2], sizes[1:-1]):
-        layers += [nn.Linear(a, b), nn.Softplus(), nn.Dropout(dropout)]
+        layers += [nn.Linear(a, b), nn.Softplus()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
     return nn.Sequential(*layers)
+
+
+def _reset(modules) -> None:
+    for module in modules:
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
 
 
 class EarlyFusion(nn.Module):
@@ -88,8 +107,73 @@ class EarlyFusion(nn.Module):
         gnn: graph model with ``embed(batch) -> (B, H)`` and ``embedding_dim``.
         comp_mean, comp_std: training statistics ``(D,)`` (:func:`composition_stats`).
         hidden: widths of the MLP's hidden layers (seed: 128, 64).
-        dropout: dropout probability after each hidden layer.
+        dropout: dropout probability after each hidden layer (``0``: none).
+        branch_norm: batch-normalize the GNN embedding, so that both halves of the fused
+            vector are standardized per feature (the composition by training statistics).
+        use_composition: ``False`` feeds zeros instead of the composition (the ablation's
+            control: the same network without the composition information).
         n_targets: outputs :math:`T`.
+
+    Shapes:
+        - **input:** a batch of crystal graphs with ``comp`` (B, D)
+        - **output:** (B, T)
+    """
+
+    CITATION_KEYS = ("xie2018cgcnn", "ward2016general")
+
+    def __init__(self, gnn: nn.Module, comp_mean: Tensor, comp_std: Tensor,
+                 hidden: Sequence[int] = (128, 64), dropout: float = 0.2,
+                 branch_norm: bool = False, use_composition: bool = True,
+                 n_targets: int = 1) -> None:
+        super().__init__()
+        self.gnn = gnn
+        self.composition = CompositionInput(comp_mean, comp_std)
+        self.hidden, self.dropout, self.n_targets = tuple(hidden), dropout, n_targets
+        self.branch_norm, self.use_composition = branch_norm, use_composition
+        self.graph_norm = nn.BatchNorm1d(gnn.embedding_dim) if branch_norm else None
+        self.head = _mlp([self.composition.dim + gnn.embedding_dim, *self.hidden, n_targets],
+                         dropout)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-initialise the head (and branch norm); the graph model keeps its weights."""
+        _reset([*self.head, self.graph_norm])
+
+    def embed(self, batch) -> Tensor:
+        """The fused input of the MLP ``(B, D + H)``."""
+        comp = self.composition(batch)
+        graph = self.gnn.embed(batch)
+        if self.graph_norm is not None:
+            graph = self.graph_norm(graph)
+        if not self.use_composition:
+            comp = torch.zeros_like(comp)
+        return torch.cat([comp, graph], dim=-1)
+
+    def forward(self, batch) -> Tensor:
+        """Standardized predictions ``(B, T)``."""
+        return self.head(self.embed(batch))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(comp_dim={self.composition.dim}, gnn={self.gnn!r}, "
+                f"hidden={self.hidden}, dropout={self.dropout}, branch_norm={self.branch_norm}, "
+                f"use_composition={self.use_composition}, n_targets={self.n_targets})")
+
+
+class ResidualFusion(nn.Module):
+    r"""Residual fusion: the GNN's own prediction plus a correction from the composition.
+
+    .. math::
+        \hat{\mathbf{y}} = \mathrm{GNN}(G) + g(\tilde{\mathbf{c}})
+
+    where :math:`\mathrm{GNN}(G)` is the graph model's full prediction (e.g. CGCNN with its
+    own head) and :math:`g` an MLP on the standardized composition features whose output
+    layer starts at zero, so training starts from the plain GNN.
+
+    Args:
+        gnn: graph model whose ``forward(batch) -> (B, T)`` predicts the targets.
+        comp_mean, comp_std: training statistics ``(D,)`` of the composition features.
+        hidden, dropout: the MLP :math:`g` (as :class:`EarlyFusion`'s head).
+        n_targets: outputs :math:`T` (the GNN's too).
 
     Shapes:
         - **input:** a batch of crystal graphs with ``comp`` (B, D)
@@ -103,26 +187,20 @@ class EarlyFusion(nn.Module):
                  n_targets: int = 1) -> None:
         super().__init__()
         self.gnn = gnn
-        self.composition = _CompositionInput(comp_mean, comp_std)
+        self.composition = CompositionInput(comp_mean, comp_std)
         self.hidden, self.dropout, self.n_targets = tuple(hidden), dropout, n_targets
-        self.head = _mlp([self.composition.dim + gnn.embedding_dim, *self.hidden, n_targets],
-                         dropout)
+        self.correction = _mlp([self.composition.dim, *self.hidden, n_targets], dropout)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Re-initialise the graph model and the head."""
-        self.gnn.reset_parameters()
-        for layer in self.head:
-            if isinstance(layer, nn.Linear):
-                layer.reset_parameters()
-
-    def embed(self, batch) -> Tensor:
-        """The fused input of the MLP ``(B, D + H)``."""
-        return torch.cat([self.composition(batch), self.gnn.embed(batch)], dim=-1)
+        """Re-initialise the correction MLP (output layer zero); the GNN keeps its weights."""
+        _reset(self.correction)
+        nn.init.zeros_(self.correction[-1].weight)
+        nn.init.zeros_(self.correction[-1].bias)
 
     def forward(self, batch) -> Tensor:
         """Standardized predictions ``(B, T)``."""
-        return self.head(self.embed(batch))
+        return self.gnn(batch) + self.correction(self.composition(batch))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(comp_dim={self.composition.dim}, gnn={self.gnn!r}, "
@@ -166,7 +244,7 @@ class AttentionFusion(nn.Module):
                  dropout: float = 0.2, n_targets: int = 1) -> None:
         super().__init__()
         self.gnn = gnn
-        self.composition = _CompositionInput(comp_mean, comp_std)
+        self.composition = CompositionInput(comp_mean, comp_std)
         self.width = width or gnn.embedding_dim
         self.hidden, self.dropout, self.n_targets = tuple(hidden), dropout, n_targets
         self.project_comp = nn.Linear(self.composition.dim, self.width)
@@ -177,12 +255,9 @@ class AttentionFusion(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Re-initialise the graph model, projections, scores and head."""
-        self.gnn.reset_parameters()
-        for layer in [self.project_comp, self.project_graph, self.score_comp, self.score_graph,
-                      *self.head]:
-            if isinstance(layer, nn.Linear):
-                layer.reset_parameters()
+        """Re-initialise projections, scores and head; the graph model keeps its weights."""
+        _reset([self.project_comp, self.project_graph, self.score_comp, self.score_graph,
+                *self.head])
 
     def _sources(self, batch) -> tuple[Tensor, Tensor, Tensor]:
         p_comp = F.softplus(self.project_comp(self.composition(batch)))

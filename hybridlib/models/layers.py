@@ -1,4 +1,5 @@
-"""Layers shared by the graph models: radial and angular basis expansions.
+"""Layers shared by the graph models: radial and angular basis expansions, and networks of a
+per-row scalar computed once per distinct value.
 
 Introduced in: chapter 5.2.
 """
@@ -9,7 +10,8 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["RadialBasisExpansion", "GaussianExpansion", "RBFExpansion", "AngleExpansion"]
+__all__ = ["RadialBasisExpansion", "GaussianExpansion", "RBFExpansion", "AngleExpansion",
+           "DistinctValueEmbedding", "weighted_batch_norm"]
 
 
 class RadialBasisExpansion(nn.Module):
@@ -80,3 +82,60 @@ class AngleExpansion(RBFExpansion):
 
     def __init__(self, bins: int = 40):
         super().__init__(-1.0, 1.0, bins)
+
+
+class DistinctValueEmbedding(nn.Sequential):
+    r"""A network applied to a per-row scalar (bond length, angle cosine) once per distinct
+    value, its output gathered back to every row.
+
+    Crystals are symmetric: in a batch of 64 MP-20 crystals the ~67,000 bond pairs of the
+    line graph take only ~5,000 distinct angle cosines and the ~5,000 bonds ~500 distinct
+    lengths. Mapping each distinct value once and indexing gives the same output as mapping
+    every row. Batch norms in training mode use statistics weighted by how often each value
+    occurs, so outputs, gradients and running statistics equal those of the same
+    ``nn.Sequential`` applied to all rows (up to floating-point summation order).
+
+    Args:
+        *layers: modules applied in order (basis expansions, ``Linear``, ``BatchNorm1d``,
+            activations, or ``nn.Sequential`` of those) to a 1-D input.
+
+    Shapes:
+        :math:`(M,)` -> :math:`(M, F_{out})`.
+    """
+
+    def _flat(self, modules=None):
+        for module in (self if modules is None else modules):
+            if isinstance(module, nn.Sequential):
+                yield from self._flat(module)
+            else:
+                yield module
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        distinct, inverse, counts = torch.unique(values, return_inverse=True,
+                                                 return_counts=True)
+        h = distinct
+        for layer in self._flat():
+            if isinstance(layer, nn.BatchNorm1d) and layer.training:
+                h = weighted_batch_norm(layer, h, counts)
+            else:
+                h = layer(h)
+        return h.index_select(0, inverse)
+
+
+def weighted_batch_norm(bn: nn.BatchNorm1d, h: torch.Tensor, counts: torch.Tensor
+                        ) -> torch.Tensor:
+    """``bn`` in training mode on a batch in which row ``r`` of ``h`` occurs ``counts[r]``
+    times: the normalised rows and the running statistics ``bn`` would give the full batch."""
+    weights = counts.to(h.dtype).unsqueeze(1)
+    n = weights.sum()
+    mean = (weights * h).sum(0) / n
+    var = (weights * (h - mean) ** 2).sum(0) / n
+    if bn.track_running_stats:
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)
+            factor = (1.0 / float(bn.num_batches_tracked) if bn.momentum is None
+                      else bn.momentum)
+            bn.running_mean.mul_(1 - factor).add_(factor * mean)
+            bn.running_var.mul_(1 - factor).add_(factor * var * n / (n - 1).clamp(min=1))
+    out = (h - mean) / torch.sqrt(var + bn.eps)
+    return out * bn.weight + bn.bias if bn.affine else out

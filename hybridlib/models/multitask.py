@@ -4,15 +4,18 @@ Each module maps the per-task losses ``(T,)`` of a batch to the scalar that is m
 (the ``weighting`` argument of :func:`hybridlib.train.fit`) and exposes the current weights
 :math:`\lambda_k` as :attr:`weights` for plotting.
 
-* :class:`FixedWeights`: constant :math:`\lambda` — equal, inverse target variance, or the
-  seed chapter's :math:`\lambda = (1.0, 0.5)`.
+* :class:`FixedWeights`: constant :math:`\lambda` — equal, inverse target standard deviation
+  (the scaling that equalises L1 losses; inverse variance is the squared-error one), or
+  the seed chapter's :math:`\lambda = (1.0, 0.5)`.
 * :class:`UncertaintyWeighting`: learned weights from each task's homoscedastic uncertainty
   (Kendall, Gal & Cipolla, CVPR 2018).
 
 Fixed weights only matter when the tasks' losses live on different scales. The trainer
-standardizes every target by default, which already puts them on one scale; the chapter's
-:math:`\lambda` experiments therefore train on unstandardized targets
-(``TrainConfig(standardize=False)``, see :mod:`hybridlib.experiments.multitask`).
+standardizes every target by default, which already puts them on one scale (for L1 losses
+the same as :math:`\lambda_k \propto 1/\sigma_k`); the chapter's :math:`\lambda`
+experiments therefore train on unstandardized targets (``TrainConfig(standardize=False)``,
+see :mod:`hybridlib.experiments.multitask`). The trainer optimises the parameters of a
+learned weighting in their own group, at their own constant learning rate.
 Introduced in: chapter 5.5.
 """
 from __future__ import annotations
@@ -60,20 +63,26 @@ class FixedWeights(nn.Module):
         return cls([1.0] * n_tasks)
 
     @classmethod
-    def inverse_variance(cls, targets: np.ndarray) -> "FixedWeights":
-        r""":math:`\lambda_k \propto 1/\mathrm{Var}(y_k)` over the training targets, normalised
-        to :math:`\sum_k \lambda_k = T` (NaN ignored).
+    def inverse_std(cls, targets: np.ndarray, power: float = 1.0) -> "FixedWeights":
+        r""":math:`\lambda_k \propto 1/\sigma_k^p` over the training targets, normalised to
+        :math:`\sum_k \lambda_k = T` (NaN ignored).
+
+        An L1 loss scales like :math:`\sigma_k` (an error in the target's units), so
+        ``power=1`` puts L1 losses on one scale — the same as training on standardized
+        targets; a squared error scales like :math:`\sigma_k^2` and needs ``power=2``
+        (inverse variance).
 
         Args:
             targets: training targets ``(n, T)`` in original units.
+            power: :math:`p`. (default: ``1``)
         """
         targets = np.asarray(targets, dtype=float)
         if targets.ndim != 2:
             raise ValueError(f"targets must be (n, T), got shape {targets.shape}")
-        variance = np.nanvar(targets, axis=0)
-        if not (np.isfinite(variance).all() and (variance > 0).all()):
-            raise ValueError(f"every target needs a positive, finite variance, got {variance}")
-        inverse = 1.0 / variance
+        std = np.nanstd(targets, axis=0)
+        if not (np.isfinite(std).all() and (std > 0).all()):
+            raise ValueError(f"every target needs a positive, finite spread, got std {std}")
+        inverse = std ** -float(power)
         return cls(inverse * len(inverse) / inverse.sum())
 
     @classmethod

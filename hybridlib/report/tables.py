@@ -146,6 +146,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "alpha": ("α（RF の重み）", "fixed2"), "pareto": ("パレート最適", "check"),
     "mae_rank": ("MAE の順位", "count"), "time_rank": ("学習時間の順位", "count"),
     "best_epoch": ("検証 MAE 最小のエポック", "count"), "epochs_run": ("学習したエポック数", "count"),
+    "steps_run": ("最適化のステップ数", "count"),
     "e_form_mae": ("生成エネルギー MAE (eV/atom)", "error"),
     "band_gap_mae": ("バンドギャップ MAE (eV)", "error"),
     "gap_mae_metal": ("ギャップ MAE：金属 (eV)", "error"),

@@ -319,3 +319,31 @@ def test_graph_cache_follows_the_structures(mp_small, tmp_path, change):
                 and torch.equal(after[1].edge_dist, before[1].edge_dist))
     torch.testing.assert_close(after[0].edge_dist, before[0].edge_dist)
     assert len(_graph_files(tmp_path)) == 2
+
+
+def test_undirected_edges_are_symmetric_and_add_only_missing_reverses(structures):
+    """undirected=True: every edge j -> i (image n) has its reverse i -> j (image -n, same
+    length, opposite vector); the directed k-NN edges are all kept and nothing is doubled."""
+    from hybridlib.graphs.neighbors import symmetrized
+
+    n_added = 0
+    for structure in structures[:40]:
+        directed = neighbor_edges(structure)
+        undirected = neighbor_edges(structure, GraphParams(undirected=True))
+        forward = _edge_map(undirected)
+        assert len(forward) == len(undirected.src)  # no duplicate edge
+        for (j, i, image), d in forward.items():
+            reverse = (i, j, tuple(-k for k in image))
+            assert reverse in forward and forward[reverse] == pytest.approx(d, abs=1e-12)
+        assert _edge_map(directed).keys() <= forward.keys()
+        missing = {(i, j, tuple(-k for k in image)) for j, i, image in _edge_map(directed)}
+        assert len(forward) == len(_edge_map(directed).keys() | missing)
+        n_added += len(forward) - len(directed.src)
+        np.testing.assert_allclose(np.linalg.norm(undirected.vec, axis=1), undirected.dist)
+        assert np.all(np.diff(undirected.dst) >= 0)  # still ordered by centre
+        again = symmetrized(undirected)
+        assert len(again.src) == len(undirected.src)  # idempotent
+    assert n_added > 0  # k-NN lists are not symmetric in real crystals
+    graph = crystal_graph(structures[0], params=GraphParams(undirected=True), line_graph=True)
+    assert graph.edge_index.shape[1] == len(neighbor_edges(
+        structures[0], GraphParams(undirected=True)).src)

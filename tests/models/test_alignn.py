@@ -251,3 +251,30 @@ def test_clear_errors(structures):
         conv(torch.randn(3, 5), torch.tensor([[0], [1]]), torch.randn(1, 4))
     with pytest.raises(ValueError, match="edges"):
         conv(torch.randn(3, 4), torch.tensor([[0], [1]]), torch.randn(2, 4))
+
+
+def test_distinct_value_embedding_equals_the_network_on_every_row():
+    """Outputs, gradients and batch-norm running statistics equal those of the same layers
+    applied row by row; repeated values are embedded once."""
+    import copy
+
+    from hybridlib.models.alignn import LinearBNSiLU
+    from hybridlib.models.layers import AngleExpansion, DistinctValueEmbedding
+
+    torch.manual_seed(0)
+    layers = [AngleExpansion(40), LinearBNSiLU(40, 12), LinearBNSiLU(12, 6)]
+    reference = torch.nn.Sequential(*copy.deepcopy(layers)).double().train()
+    ours = DistinctValueEmbedding(*layers).double().train()
+    values = torch.tensor([0.3, -1.0, 0.3, 0.3, 0.5, -1.0, 0.9], dtype=torch.float64)
+    out_ref, out = reference(values), ours(values)
+    torch.testing.assert_close(out, out_ref, rtol=1e-10, atol=1e-12)
+    weight = torch.randn_like(out)
+    for got, want in zip(torch.autograd.grad((out * weight).sum(), list(ours.parameters())),
+                         torch.autograd.grad((out_ref * weight).sum(),
+                                             list(reference.parameters()))):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    for (name, got), want in zip(ours.state_dict().items(), reference.state_dict().values()):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12, msg=name)
+    ours.eval(), reference.eval()
+    torch.testing.assert_close(ours(values), reference(values), rtol=1e-10, atol=1e-12)
+    assert list(ours.state_dict()) == list(reference.state_dict())  # same parameter names

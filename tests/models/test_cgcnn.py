@@ -103,3 +103,53 @@ def test_same_seed_same_model_and_unknown_element_raises(structures):
         _model(atom_features=small_table)(Batch.from_data_list([graph]))
     with pytest.raises(ValueError, match="finite 2-D"):
         CGCNN(atom_features=np.full((5, 3), np.nan))
+
+
+def test_factorized_conv_equals_pyg_cgconv_in_outputs_and_gradients(structures):
+    """Same state dict in both layers -> the same outputs and gradients (float64)."""
+    from torch_geometric.nn import CGConv
+
+    from hybridlib.models.cgcnn import FactorizedCGConv
+
+    batch = Batch.from_data_list([hl.graphs.crystal_graph(s) for s in structures])
+    torch.manual_seed(0)
+    reference = CGConv(8, 41, aggr="add", batch_norm=True).double()
+    ours = FactorizedCGConv(8, 41).double()
+    ours.load_state_dict(reference.state_dict())  # same names and shapes
+    edge_attr = hl.models.layers.GaussianExpansion()(batch.edge_dist.double())
+    results = []
+    for layer in (reference, ours):
+        x = torch.randn(batch.num_nodes, 8, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(1)).requires_grad_()
+        out = layer(x, batch.edge_index, edge_attr)
+        grads = torch.autograd.grad((out * out.detach().sin()).sum(), [x, *layer.parameters()])
+        results.append((out, grads))
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=1e-12, atol=1e-12)
+    for got, want in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    assert str(ours) == "FactorizedCGConv(8, dim=41)"
+    with pytest.raises(ValueError, match="expected 8 node and 41 edge"):
+        ours(torch.zeros(3, 5, dtype=torch.float64), batch.edge_index, edge_attr)
+
+
+@pytest.mark.parametrize("source", ["published", "computed"])
+def test_atom_table_rows_are_unique_except_documented_pairs(source):
+    """Z = 1..94 of the models' default table: only the documented pairs share a row; the
+    computed table (an option) merges whole groups of lanthanides and actinides."""
+    from pymatgen.core import Element
+
+    from hybridlib.features.atoms import MODEL_ATOM_FEATURES, PUBLISHED_DUPLICATE_ROWS
+
+    table = (hl.models.cgcnn.atom_feature_table() if source == MODEL_ATOM_FEATURES
+             else hl.models.cgcnn.atom_feature_table(source)).numpy()
+    groups: dict[bytes, list[str]] = {}
+    for z in range(1, 95):
+        assert table[z].any(), Element.from_Z(z)
+        groups.setdefault(table[z].tobytes(), []).append(Element.from_Z(z).symbol)
+    shared = sorted(tuple(g) for g in groups.values() if len(g) > 1)
+    if source == "published":
+        assert MODEL_ATOM_FEATURES == "published"
+        assert shared == sorted(PUBLISHED_DUPLICATE_ROWS)
+        torch.testing.assert_close(CGCNN().atom_features, torch.as_tensor(table))
+    else:
+        assert ("Ce", "Nd", "Pm", "Sm", "Gd", "Tb") in shared and len(shared) == 4

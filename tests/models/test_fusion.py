@@ -10,8 +10,9 @@ from torch_geometric.data import Batch, Data
 
 import hybridlib as hl
 from hybridlib.experiments import fusion as fx
-from hybridlib.models import (CGCNN, AttentionFusion, EarlyFusion, Stacking, blend, blend_alpha,
-                              composition_stats, out_of_fold_predict, random_forest)
+from hybridlib.models import (CGCNN, AttentionFusion, EarlyFusion, ResidualFusion, Stacking,
+                              blend, blend_alpha, composition_stats, out_of_fold_predict,
+                              random_forest)
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,58 @@ def test_fusion_shapes_and_mean_imputation(graphs, cls):
         bad = batch.clone()
         bad.comp = batch.comp[:, :10]
         model(bad)
+
+
+@pytest.mark.parametrize("cls", [EarlyFusion, AttentionFusion, ResidualFusion])
+def test_fusion_keeps_the_weights_of_a_trained_gnn(graphs, cls):
+    """Wrapping (and re-initialising) a fusion model must not erase an injected GNN."""
+    gnn = _gnn()
+    batch = Batch.from_data_list(graphs)
+    optimizer = torch.optim.Adam(gnn.parameters(), lr=1e-2)
+    for _ in range(3):  # a trained GNN: weights no initialiser would produce
+        optimizer.zero_grad()
+        gnn(batch).abs().mean().backward()
+        optimizer.step()
+    trained = {k: v.clone() for k, v in gnn.state_dict().items()}
+    model = cls(gnn, *composition_stats(graphs))
+    model.reset_parameters()
+    for key, value in model.gnn.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+
+
+def test_early_fusion_ablation_switches(graphs):
+    torch.manual_seed(0)
+    batch = Batch.from_data_list(graphs)
+    control = EarlyFusion(_gnn(), *composition_stats(graphs), use_composition=False).eval()
+    with torch.no_grad():
+        fused = control.embed(batch)
+        assert torch.count_nonzero(fused[:, :132]) == 0
+        changed = batch.clone()
+        changed.comp = batch.comp.flip(0)
+        torch.testing.assert_close(control(changed), control(batch))
+    plain = EarlyFusion(_gnn(), *composition_stats(graphs), dropout=0.0)
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
+    normed = EarlyFusion(_gnn(), *composition_stats(graphs), branch_norm=True).train()
+    graph_half = normed.embed(batch)[:, 132:]
+    torch.testing.assert_close(graph_half.mean(0), torch.zeros(16), atol=1e-5, rtol=0)
+    assert "branch_norm=True" in str(normed) and "use_composition=False" in str(control)
+
+
+def test_residual_fusion_starts_as_the_gnn_and_learns_a_correction(graphs):
+    torch.manual_seed(0)
+    gnn = _gnn().eval()
+    model = ResidualFusion(gnn, *composition_stats(graphs)).eval()
+    batch = Batch.from_data_list(graphs)
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch), gnn(batch))
+    model.train()
+    optimizer = torch.optim.Adam(model.correction.parameters(), lr=1e-2)
+    optimizer.zero_grad()
+    (model(batch) - 1.0).abs().mean().backward()
+    optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        assert not torch.allclose(model(batch), gnn(batch))
 
 
 def test_attention_weights_are_a_softmax_over_sources(graphs):
@@ -156,7 +209,8 @@ def test_random_forest_pipeline_imputes_and_is_seeded():
     first = random_forest(profile, n_estimators=10).fit(X, y)
     second = random_forest(profile, n_estimators=10).fit(X, y)
     forest = first.named_steps["forest"]
-    assert (forest.max_depth, forest.random_state) == (profile.model.rf_depth, profile.seed)
+    assert (forest.max_depth, forest.random_state) == (profile.model.rf_depth,
+                                                       profile.training.seed)
     assert random_forest(profile).named_steps["forest"].n_estimators == profile.model.rf_trees
     first.set_params(forest__n_jobs=1)  # threads sum the trees in varying order
     second.set_params(forest__n_jobs=1)
@@ -179,7 +233,7 @@ def _sample_loaded_once(mp_sample):
 @pytest.fixture(scope="module")
 def tiny():
     return hl.config.get_profile("ci").with_(
-        data={"n_materials": 120}, training={"epochs": 2, "patience": 2, "batch_size": 32},
+        data={"n_materials": 120}, training={"steps": 4, "batch_size": 32},
         model={"hidden": 8, "n_conv": 1, "rf_trees": 5})
 
 
@@ -212,6 +266,10 @@ def test_fusion_experiments_end_to_end(tiny, registry):
     assert set(rf.predictions["split"]) == {"train", "val", "test"}
     gnn = hl.experiments.run("cgcnn", tiny, registry=registry)
     assert gnn.extra["epochs_run"] == 2 and gnn.train_seconds > 0
+    assert gnn.extra["steps_run"] >= tiny.training.steps  # whole epochs, never fewer steps
+    history = gnn.extra["history"]
+    assert [row["epoch"] for row in history] == [1, 2] and 1 <= gnn.extra["best_epoch"] <= 2
+    assert len(history[0]["bn_input_std"]) == 1  # one convolution, one batch norm
     late = hl.experiments.run("late_fusion_val", tiny, registry=registry)
     y, pred = late.arrays("e_form")
     rf_y, rf_pred = rf.arrays("e_form")
@@ -240,3 +298,8 @@ def test_fusion_experiments_end_to_end(tiny, registry):
         for split in ("val", "test"):
             assert set(other.predictions.query("split == @split")["material_id"]) == set(
                 rf.predictions.query("split == @split")["material_id"]), (other.name, split)
+    for name in ("early_fusion", "early_fusion_no_comp", "early_fusion_no_dropout",
+                 "early_fusion_branch_norm", "residual_fusion"):
+        variant = hl.experiments.run(name, tiny, registry=registry)
+        assert np.isfinite(variant.metrics["e_form"]["mae"]), name
+        assert variant.extra["epochs_run"] == 2

@@ -36,10 +36,21 @@ def _predict(model, structure):
 def test_paper_configuration_matches_matgl_up_to_the_embedding_rows():
     """matgl 4.1.2 MEGNet(): 189,521 trainable parameters with 89 element rows of 16; ours
     embeds Z = 0..94 (95 rows): 6 * 16 = 96 more, the rest identical
-    (tools/bench/reference.py prints both)."""
-    model = MEGNet()
-    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 189_521 + 96
+    (tools/bench/reference.py prints both). The default atom-table input replaces the
+    95 x 16 embedding by a 92 -> 16 linear layer (92 * 16 + 16 parameters)."""
+    model = MEGNet(node_input="embedding")
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert n_trainable == 189_521 + 96
     assert model.element_embedding.weight.shape == (95, 16)
+    table_model = MEGNet()
+    assert sum(p.numel() for p in table_model.parameters()) == n_trainable - 95 * 16 + 92 * 16 + 16
+    assert table_model.atom_table.shape[1] == 92
+    first, later = model.blocks[0], model.blocks[1]
+    assert first.pre is None and later.pre["edge"].dims == (32, 64, 32)
+    assert later.conv.edge_mlp.dims == (128, 64, 64, 32)
+    assert later.conv.node_mlp.dims == (96, 64, 64, 32)
+    assert later.conv.state_mlp.dims == (96, 64, 64, 32)
+    assert model.heads[0].dims == (160, 32, 16, 1)
 
 
 def test_softplus2_is_zero_at_zero_and_last_layer_is_linear():
@@ -97,7 +108,7 @@ def test_shapes_heads_state_and_repr(structures):
     assert model.embed(batch).shape == (3, 5 * 6)
     assert len(model.heads) == 2
     assert model(crystal_graph(structures[0])).shape == (1, 2)  # one unbatched graph
-    assert str(model) == "MEGNet(n_blocks=2, n_targets=2, state_dim=2)"
+    assert str(model) == "MEGNet(n_blocks=2, n_targets=2, node_input='atom_table', state_dim=2)"
     assert str(MEGNetBlock(32)) == "MEGNetBlock(32, dense=(64,))"
     assert str(MEGNetGraphConv(32)) == "MEGNetGraphConv(32, hidden=(64, 64, 32))"
     model.eval()
@@ -109,6 +120,62 @@ def test_shapes_heads_state_and_repr(structures):
         assert not torch.allclose(model(batch), default)
         batch.state = torch.ones(3, 3)
         with pytest.raises(ValueError, match="state"):
+            model(batch)
+    with pytest.raises(ValueError, match="node_input"):
+        MEGNet(node_input="one_hot")
+
+
+def test_dense_layers_start_glorot_uniform_with_zero_bias():
+    torch.manual_seed(0)
+    model = MEGNet()
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) > 30
+    for layer in linears:
+        fan_out, fan_in = layer.weight.shape
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        assert torch.count_nonzero(layer.bias) == 0
+        assert layer.weight.abs().max() <= bound
+        # a uniform on [-bound, bound] has std bound / sqrt(3); PyTorch's default would be
+        # bound_default = 1 / sqrt(fan_in), much smaller for square layers
+        if layer.weight.numel() >= 1000:
+            assert layer.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.1)
+
+
+def test_atom_table_input_gives_equal_elements_equal_vectors():
+    """Element vectors are a linear map of the chemical table: identical rows, identical
+    vectors; the learned embedding has no such tie."""
+    torch.manual_seed(0)
+    table = np.zeros((95, 4), dtype=np.float32)
+    table[1:] = np.random.default_rng(0).normal(size=(94, 4))
+    table[30] = table[29]
+    model = MEGNet(atom_features=table, **TINY)
+    vectors = model._element_vectors(torch.tensor([29, 30, 31]))
+    torch.testing.assert_close(vectors[0], vectors[1])
+    assert not torch.allclose(vectors[0], vectors[2])
+    free = MEGNet(node_input="embedding", **TINY)._element_vectors(torch.tensor([29, 30]))
+    assert not torch.allclose(free[0], free[1])
+
+
+def test_composition_state_fusion_shapes_and_use(mp_small):
+    """u0 = D_u(standardized Magpie vector): width D in, the state changes the prediction."""
+    import hybridlib as hl
+    from hybridlib.models.fusion import composition_stats
+
+    rows = mp_small[(mp_small["n_sites"] >= 3) & (mp_small["n_elements"] >= 2)].iloc[:3]
+    comp = hl.features.featurize_frame(rows, "magpie", impute_nan=False)
+    graphs = hl.graphs.graph_dataset(rows, comp=comp, cache=False)
+    torch.manual_seed(0)
+    model = MEGNet.with_composition_state(*composition_stats(graphs), **TINY).eval()
+    batch = _batch(graphs)
+    assert model.state_dim == 132 and model.state_encoder.dims[0] == 132
+    assert model(batch).shape == (len(graphs), 1)
+    assert model.embed(batch).shape == (len(graphs), 5 * 6)
+    with torch.no_grad():
+        before = model(batch)
+        batch.comp = batch.comp.flip(0)
+        assert not torch.allclose(model(batch), before)
+        batch.comp = batch.comp[:, :10]
+        with pytest.raises(ValueError, match="expects"):
             model(batch)
 
 

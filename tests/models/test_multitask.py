@@ -20,15 +20,21 @@ def test_fixed_weights_combine_losses_linearly():
     assert str(weighting) == "FixedWeights([2, 0.5])"
 
 
-def test_inverse_variance_weights_equalise_target_scales():
+def test_inverse_std_weights_equalise_l1_losses():
+    """lambda_k ~ 1/sigma_k: the weighted L1 losses of a constant relative error are equal
+    (power=2, inverse variance, does that for squared errors)."""
     rng = np.random.default_rng(0)
     targets = np.column_stack([rng.normal(0, 1.0, 5000), rng.normal(3, 4.0, 5000)])
     targets[::7, 1] = np.nan  # missing band gaps are ignored
-    weights = FixedWeights.inverse_variance(targets).weights.numpy()
-    variance = np.nanvar(targets, axis=0)
+    weights = FixedWeights.inverse_std(targets).weights.numpy()
+    std = np.nanstd(targets, axis=0)
     assert weights.sum() == pytest.approx(2.0)
-    assert weights[0] / weights[1] == pytest.approx(variance[1] / variance[0], rel=1e-5)
-    assert weights[0] / weights[1] == pytest.approx(16.0, rel=0.1)
+    assert weights[0] / weights[1] == pytest.approx(std[1] / std[0], rel=1e-5)
+    assert weights[0] / weights[1] == pytest.approx(4.0, rel=0.1)
+    l1 = 0.1 * std  # the same error, 10 % of each target's spread
+    assert weights[0] * l1[0] == pytest.approx(weights[1] * l1[1], rel=1e-5)
+    squared = FixedWeights.inverse_std(targets, power=2).weights.numpy()
+    assert squared[0] / squared[1] == pytest.approx((std[1] / std[0]) ** 2, rel=1e-5)
 
 
 @pytest.mark.parametrize("bad", [[1.0, -1.0], [0.0, 1.0], [1.0, math.nan], []])
@@ -37,9 +43,9 @@ def test_fixed_weights_reject_bad_values(bad):
         FixedWeights(bad)
 
 
-def test_inverse_variance_rejects_constant_target():
-    with pytest.raises(ValueError, match="variance"):
-        FixedWeights.inverse_variance(np.column_stack([np.arange(5.0), np.ones(5)]))
+def test_inverse_std_rejects_constant_target():
+    with pytest.raises(ValueError, match="spread"):
+        FixedWeights.inverse_std(np.column_stack([np.arange(5.0), np.ones(5)]))
 
 
 def test_weightings_check_the_number_of_tasks():
@@ -141,7 +147,9 @@ def test_multitask_experiments_are_distinct_runs_of_their_own_models():
     import hybridlib as hl
 
     names = {"megnet_e_form": "models.megnet", "megnet_band_gap": "models.megnet",
-             "megnet_mt_equal": "models.multitask", "megnet_mt_invvar": "models.multitask",
+             "megnet_e_form_embedding": "models.megnet",
+             "megnet_state_fusion": "models.megnet",
+             "megnet_mt_equal": "models.multitask", "megnet_mt_invstd": "models.multitask",
              "megnet_mt_seed": "models.multitask", "megnet_mt_uncertainty": "models.multitask",
              "alignn": "models.alignn", "alignn_simple": "models.alignn"}
     keys = {name: hl.experiments.experiment_key(name, "ci") for name in names}
@@ -149,4 +157,5 @@ def test_multitask_experiments_are_distinct_runs_of_their_own_models():
     runners = {hl.experiments._lookup(name).runner for name in names}
     assert len(runners) == len(names)
     for name, module in names.items():
-        assert {module, "train"} <= set(hl.experiments._lookup(name).modules), name
+        modules = set(hl.experiments._lookup(name).modules)
+        assert module in modules and "train.loop" in modules, (name, sorted(modules))

@@ -117,3 +117,18 @@ def test_train_benchmark_reports_throughput_and_memory(capsys):
     (row,) = rows
     assert row["name"].startswith("alignn epoch, 36 train + 4 val graphs")
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("ratio alignn epoch")
+
+
+def test_layer_comparisons_agree_with_their_references(tiny):
+    """Each faster layer returns its reference's numbers (float32) on a real batch."""
+    from torch_geometric.loader import DataLoader
+
+    import hybridlib as hl
+
+    graphs = hl.graphs.build_graphs(list(tiny["structure"]), line_graph=True)
+    batch = next(iter(DataLoader(graphs, batch_size=len(graphs))))
+    for row in (bench.compare_cgconv(batch, channels=16), bench.compare_megnet_edge_update(batch),
+                bench.compare_distinct_embedding(batch, hidden=16)):
+        _check_comparison(row)
+        assert row["max_difference"] < 1e-4, row["name"]
+    assert "layers" in bench.BENCHMARKS

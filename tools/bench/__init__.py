@@ -20,7 +20,8 @@ import numpy as np
 _REPEAT = 3
 
 __all__ = ["BENCHMARKS", "compare_composition", "compare_neighbors", "compare_line_graph",
-           "graph_memory", "features", "train", "main"]
+           "graph_memory", "features", "compare_cgconv", "compare_megnet_edge_update",
+           "compare_distinct_embedding", "layers", "train", "main"]
 
 
 def _timed(function: Callable, *args, repeat: int = 1, **kwargs) -> tuple[object, float]:
@@ -209,6 +210,144 @@ def features(n_materials: int | None = None, n_neighbor_reference: int = 1000,
     return rows + memory
 
 
+def _forward_backward_time(module: Callable, inputs: Callable, repeat: int) -> float:
+    """Best wall time of ``module(*inputs())`` plus a backward pass through its outputs."""
+    import torch
+
+    best = float("inf")
+    for _ in range(repeat):
+        args = inputs()
+        start = time.perf_counter()
+        out = module(*args)
+        outputs = out if isinstance(out, tuple) else (out,)
+        torch.autograd.backward([o.sum() for o in outputs])
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _interleaved(ours: Callable, reference: Callable, inputs: Callable,
+                 rounds: int = 5, repeat: int = 3) -> tuple[float, float]:
+    """Best times of two implementations timed in alternation (a busy machine slows both)."""
+    t_ours, t_ref = float("inf"), float("inf")
+    for _ in range(rounds):
+        t_ours = min(t_ours, _forward_backward_time(ours, inputs, repeat))
+        t_ref = min(t_ref, _forward_backward_time(reference, inputs, repeat))
+    return t_ours, t_ref
+
+
+def _layer_batch(n_graphs: int = 64, profile: str = "book"):
+    """One training batch of the profile (line graph included), as the models see it."""
+    from torch_geometric.loader import DataLoader
+
+    from hybridlib.config import get_profile
+    from hybridlib.data import load_dataset
+    from hybridlib.graphs import build_graphs
+
+    df = load_dataset(get_profile(profile))
+    rows = df[df["split"] == "train"].iloc[:n_graphs]
+    graphs = build_graphs(list(rows["structure"]), line_graph=True)
+    return next(iter(DataLoader(graphs, batch_size=n_graphs)))
+
+
+def compare_cgconv(batch, channels: int = 64) -> dict:
+    """:class:`FactorizedCGConv` against PyG's ``CGConv`` with the same weights (fwd + bwd)."""
+    import torch
+    from torch_geometric.nn import CGConv
+
+    from hybridlib.models.cgcnn import FactorizedCGConv
+    from hybridlib.models.layers import GaussianExpansion
+
+    torch.manual_seed(0)
+    reference = CGConv(channels, 41, aggr="add", batch_norm=True)
+    ours = FactorizedCGConv(channels, 41)
+    ours.load_state_dict(reference.state_dict())
+    edge_attr = GaussianExpansion()(batch.edge_dist)
+    x = torch.randn(batch.num_nodes, channels)
+
+    def inputs():
+        return x.clone().requires_grad_(), batch.edge_index, edge_attr
+
+    t_ours, t_ref = _interleaved(ours, reference, inputs)
+    with torch.no_grad():
+        diff = (ours(*inputs()) - reference(*inputs())).abs().max().item()
+    return {"name": f"CGConv, fwd+bwd ({batch.num_nodes} atoms, {edge_attr.shape[0]} edges)",
+            "time": t_ours, "reference_time": t_ref, "ratio": t_ref / t_ours,
+            "max_difference": diff, "difference_kind": "abs"}
+
+
+def compare_megnet_edge_update(batch) -> dict:
+    """MEGNet's factorized first edge layer against the MLP on the concatenation."""
+    import torch
+
+    from hybridlib.models.megnet import MEGNetGraphConv
+
+    torch.manual_seed(0)
+    conv = MEGNetGraphConv(32)
+    source, target = batch.edge_index
+    edge_batch = batch.batch[target]
+    e, x = torch.randn(batch.edge_index.shape[1], 32), torch.randn(batch.num_nodes, 32)
+    u = torch.randn(batch.num_graphs, 32)
+
+    def concatenated(e, x, u):
+        return conv.edge_mlp(torch.cat([x[target], x[source], e, u[edge_batch]], dim=-1))
+
+    def factorized(e, x, u):
+        return conv._edge_update(e, x, u, source, target, edge_batch)
+
+    def inputs():
+        return tuple(t.clone().requires_grad_() for t in (e, x, u))
+
+    t_ours, t_ref = _interleaved(factorized, concatenated, inputs)
+    with torch.no_grad():
+        diff = (factorized(*inputs()) - concatenated(*inputs())).abs().max().item()
+    return {"name": f"MEGNet edge update, fwd+bwd ({len(e)} edges)",
+            "time": t_ours, "reference_time": t_ref, "ratio": t_ref / t_ours,
+            "max_difference": diff, "difference_kind": "abs"}
+
+
+def compare_distinct_embedding(batch, hidden: int = 64) -> dict:
+    """ALIGNN's angle embedding once per distinct cosine against once per bond pair."""
+    import copy
+
+    import torch
+
+    from hybridlib.models.alignn import LinearBNSiLU
+    from hybridlib.models.layers import AngleExpansion, DistinctValueEmbedding
+
+    torch.manual_seed(0)
+    layers = [AngleExpansion(40), LinearBNSiLU(40, hidden), LinearBNSiLU(hidden, hidden)]
+    reference = torch.nn.Sequential(*copy.deepcopy(layers)).train()
+    ours = DistinctValueEmbedding(*layers).train()
+    cos = batch.angle_cos
+
+    t_ours, t_ref = _interleaved(ours, reference, lambda: (cos,))
+    with torch.no_grad():
+        diff = (ours.eval()(cos) - reference.eval()(cos)).abs().max().item()
+    return {"name": f"ALIGNN angle embedding, fwd+bwd ({len(cos)} pairs, "
+                    f"{len(torch.unique(cos))} distinct)",
+            "time": t_ours, "reference_time": t_ref, "ratio": t_ref / t_ours,
+            "max_difference": diff, "difference_kind": "abs"}
+
+
+def layers(n_graphs: int | None = 64, profile: str = "book") -> list[dict]:
+    """The faster layers of the graph models against their plain forms, on one batch.
+
+    CGCNN's convolution (node parts of the gate multiplied per atom), MEGNet's first edge
+    layer (the same factorization) and ALIGNN's angle embedding (once per distinct value),
+    each timed forward + backward, single-threaded, alternating with its reference.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    batch = _layer_batch(n_graphs or 64, profile)
+    rows = [compare_cgconv(batch), compare_megnet_edge_update(batch),
+            compare_distinct_embedding(batch)]
+    _print_rows(rows)
+    for row in rows:
+        print(f"ratio {row['name']}: {row['ratio']:.1f}x")
+    return rows
+
+
 def _bare_epoch(model, loader) -> float:
     """The seed's plain loop (Adam, L1, no schedule/clipping/validation): one epoch, seconds."""
     import torch
@@ -261,7 +400,7 @@ def _train_one(name: str, n_materials: int, epochs: int, profile: str) -> dict:
                           comp=featurize_frame(df, "magpie", impute_nan=False))
     n_val = max(1, len(graphs) // 10)
     train_set, val_set = graphs[n_val:], graphs[:n_val]
-    config = TrainConfig.from_profile(settings, epochs=epochs, patience=epochs, device="cpu")
+    config = TrainConfig.from_profile(settings, epochs=epochs, device="cpu")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     torch.manual_seed(settings.seed)
     result = fit(_build_model(name, settings, train_set), train_set, val_set, config,
@@ -311,7 +450,8 @@ def train(n_materials: int | None = 1000, epochs: int = 3, profile: str = "book"
     return rows
 
 
-BENCHMARKS: dict[str, Callable[..., object]] = {"features": features, "train": train}
+BENCHMARKS: dict[str, Callable[..., object]] = {"features": features, "layers": layers,
+                                                 "train": train}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -193,7 +193,7 @@ def parameter_report() -> None:
           f"edge={official.edge_input_features}, triplet={official.triplet_input_features}) "
           f"has the same layers (BatchNorm, whose weight+bias equal LayerNorm's), so the same "
           f"count as above.")
-    ours, ref = count(MEGNet()), count(ReferenceMEGNet())
+    ours, ref = count(MEGNet(node_input="embedding")), count(ReferenceMEGNet())
     print(f"MEGNet default                ours {ours:>9,}  matgl {ref:>9,}  difference "
           f"{ours - ref:+,}: our element embedding has 95 rows (Z = 0..94) x 16, matgl's "
           f"89 elements x 16 (+96); everything else equal.")
@@ -205,14 +205,15 @@ def mae_report(n: int, epochs: int) -> None:
     from hybridlib.models.megnet import MEGNet
 
     print(f"== test MAE of e_form (eV/atom), {n} materials, {epochs} epochs, same split ==")
-    config = hl.train.TrainConfig(epochs=epochs, patience=epochs, batch_size=BATCH_SIZE,
-                                  lr=1e-3, weight_decay=1e-5, seed=0, device="cpu")
+    config = hl.train.TrainConfig(epochs=epochs, batch_size=BATCH_SIZE, lr=1e-3,
+                                  weight_decay=1e-5, seed=0, device="cpu")
     for line_graph, pairs in (
             (True, (("ALIGNN ours (book size, atom_first)",
                      lambda: ALIGNN(hidden=64, alignn_layers=2, gcn_layers=2,
                                     order="atom_first")),
                     ("ALIGNN alignn_atomwise_pure", lambda: ReferenceALIGNN(64, 2, 2)))),
-            (False, (("MEGNet ours", MEGNet), ("MEGNet matgl", ReferenceMEGNet)))):
+            (False, (("MEGNet ours", lambda: MEGNet(node_input="embedding")),
+                     ("MEGNet matgl", ReferenceMEGNet)))):
         df, graphs = load_graphs(n, line_graph)
         parts = hl.data.split_ids(df["material_id"], seed=0)
         where = {m: p for p, ids in parts.items() for m in ids}
