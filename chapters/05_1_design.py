@@ -109,8 +109,9 @@ poly_gap.drop(columns="material_ids").head(6)
 # %%
 example = poly_gap.iloc[0]
 members = df.set_index("material_id").loc[example["material_ids"]]
-magpie = hl.features.composition_features(members["structure"], preset="magpie")
-spread = np.nanmax(magpie.to_numpy(), axis=0) - np.nanmin(magpie.to_numpy(), axis=0)
+magpie = hl.features.composition_features(
+    members["structure"], preset="magpie").to_numpy()
+spread = np.nanmax(magpie, axis=0) - np.nanmin(magpie, axis=0)
 print(example["formula"], "band gaps:", members["band_gap"].round(3).tolist())
 print("largest difference between their Magpie vectors:", np.nanmax(spread))
 
@@ -144,7 +145,8 @@ curve = curve[curve["target"] == "e_form"]
 # %%
 table = curve.pivot(index="train_size", columns="model", values="mae")
 epochs = curve[curve["model"] == "cgcnn"].set_index("train_size")
-hl.tables.show(table.join(epochs[["epochs_run", "best_epoch"]].add_prefix("cgcnn ")),
+cgcnn_epochs = epochs[["epochs_run", "best_epoch"]].add_prefix("cgcnn ")
+hl.tables.show(table.join(cgcnn_epochs),
                labels={"cgcnn epochs_run": "CGCNN のエポック数",
                        "cgcnn best_epoch": "CGCNN の最良エポック"})
 

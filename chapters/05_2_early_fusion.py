@@ -48,7 +48,8 @@ import hybridlib as hl
 hl.setup(seed=0)
 profile = hl.config.get_profile()
 df = hl.data.load_dataset(profile)
-print(f"profile = {profile.name}, materials = {len(df)}, hidden = {profile.model.hidden}")
+print(f"profile = {profile.name}, materials = {len(df)}, "
+      f"hidden = {profile.model.hidden}")
 
 # %% [markdown]
 # ## 5.2.1 特徴量の次元を確かめる
@@ -84,8 +85,9 @@ assert dims == {"magpie": 132, "ward2016": 145}
 # 元の教材は組成特徴量を標準化せずに連結していました。Magpie には融点（数千 K）や原子番号のような桁の大きい特徴量と、0〜1 の割合が混ざっているので、標準化しないと MLP の最初の層が桁の大きい特徴量に支配されます。統計量はモデルの中にバッファとして保存されるので、推論時にも同じ変換がかかります。
 
 # %%
+comp = hl.features.featurize_frame(df.head(64), "magpie")
 graphs = hl.graphs.graph_dataset(df.head(64), profile, targets=("e_form",),
-                                 comp=hl.features.featurize_frame(df.head(64), "magpie"))
+                                 comp=comp)
 model = hl.models.EarlyFusion(
     hl.models.CGCNN(hidden=profile.model.hidden, n_conv=profile.model.n_conv),
     *hl.models.composition_stats(graphs))
@@ -99,7 +101,8 @@ from torch_geometric.loader import DataLoader
 
 batch = next(iter(DataLoader(graphs, batch_size=8)))
 fused = model.embed(batch)
-print(tuple(fused.shape), "parameters:", sum(p.numel() for p in model.parameters()))
+n_parameters = sum(p.numel() for p in model.parameters())
+print(tuple(fused.shape), "parameters:", n_parameters)
 
 # %% [markdown]
 # ## 5.2.3 学習と評価
@@ -120,7 +123,8 @@ hl.glue("steps_52", profile.training.steps)
 hl.glue("lr_52", f"{profile.training.lr:g}")
 
 # %% tags=["remove-output", "nbval-ignore-output"]
-table = hl.tables.metrics_table(["rf_magpie", "cgcnn", "early_fusion"], "e_form", profile)
+table = hl.tables.metrics_table(["rf_magpie", "cgcnn", "early_fusion"],
+                                "e_form", profile)
 
 # %%
 hl.tables.show(table, ["model", "mae", "rmse", "r2", "train_time_s"])
@@ -163,11 +167,13 @@ ABLATION = {"cgcnn": "CGCNN", "early_fusion": "Early Fusion（元の形）",
             "early_fusion_no_comp": "組成をゼロにした対照",
             "early_fusion_no_dropout": "dropout なし",
             "early_fusion_branch_norm": "GNN 側もバッチ正規化",
-            "residual_fusion": "残差型", "attention_fusion": "Attention 型（5.2.5）"}
+            "residual_fusion": "残差型",
+            "attention_fusion": "Attention 型（5.2.5）"}
 ablation = training_plots.training_summary(ABLATION, profile, labels=ABLATION)
 
 # %%
-ablation["vs CGCNN %"] = 100 * (ablation["mae"] / ablation.loc["cgcnn", "mae"] - 1)
+cgcnn_mae = ablation.loc["cgcnn", "mae"]
+ablation["vs CGCNN %"] = 100 * (ablation["mae"] / cgcnn_mae - 1)
 ablation.round({"mae": 4, "vs CGCNN %": 1, "train_time_s": 0})
 
 # %% tags=["remove-cell"]
@@ -216,8 +222,10 @@ attention = hl.experiments.run("attention_fusion", profile)
 
 # %%
 weights = attention.predictions.query("split == 'test'")
-weights = weights.merge(df[["material_id", "n_elements", "band_gap"]], on="material_id")
-weights["class"] = np.where(weights["band_gap"] > 0, "非金属 (gap > 0)", "金属 (gap = 0)")
+weights = weights.merge(df[["material_id", "n_elements", "band_gap"]],
+                        on="material_id")
+weights["class"] = np.where(weights["band_gap"] > 0,
+                            "非金属 (gap > 0)", "金属 (gap = 0)")
 stats = weights.groupby("class")[["w_structure"]]
 hl.tables.show(stats.agg(["count", "mean", "std", "min", "max"]))
 

@@ -66,7 +66,8 @@ stacking = hl.experiments.run("stacking", profile)
 # $\alpha = 0$ は CGCNN 単独、$\alpha = 1$ は RF 単独です。二つのモデルの誤差が互いに独立に近いほど、中間の $\alpha$ で誤差が打ち消し合い、どちらの単独モデルよりも良くなります。$\alpha$ の選択は `hl.models.blend_alpha` が格子（0 から 1 まで 0.01 刻み）の上で MAE を最小にする値を探します。
 
 # %%
-table = hl.experiments.fusion.late_fusion_table(rf.predictions, cgcnn.predictions)
+table = hl.experiments.fusion.late_fusion_table(rf.predictions,
+                                                cgcnn.predictions)
 val = table[table["split"] == "val"]
 alpha, curve = hl.models.blend_alpha(val["rf"], val["gnn"], val["y"])
 print(f"alpha chosen on validation = {alpha:.2f}")
@@ -88,13 +89,18 @@ hl.tables.show(pd.Series({
 # 二つの選び方で得た $\alpha$ と、そのテスト MAE を並べます。「MAE [95 % 区間]」は MAE とその 95 % 区間、「差 [95 % 区間]」は「Late Fusion (α: 検証)」との MAE の差（負ならその行のモデルの方が誤差が小さい）とその 95 % 区間、「判定」は区間から読める判定（良い・悪い・区別できない）です。区間の意味は表のすぐ下で説明します。
 
 # %%
-NAMES = ["rf_magpie", "cgcnn", "late_fusion_val", "late_fusion_train", "stacking"]
-comparison = hl.tables.difference_table(NAMES, "late_fusion_val", "e_form", profile)
+NAMES = ["rf_magpie", "cgcnn", "late_fusion_val", "late_fusion_train",
+         "stacking"]
+comparison = hl.tables.difference_table(NAMES, "late_fusion_val", "e_form",
+                                        profile)
 comparison["alpha"] = comparison["experiment"].map(
-    {"late_fusion_val": late_val.extra["alpha"], "late_fusion_train": late_train.extra["alpha"]})
+    {"late_fusion_val": late_val.extra["alpha"],
+     "late_fusion_train": late_train.extra["alpha"]})
 comparison["mae (95 %)"] = hl.tables.interval_column(comparison, "mae")
-comparison["diff (95 %)"] = hl.tables.interval_column(comparison, "diff", signed=True)
-hl.tables.show(comparison, ["model", "alpha", "mae (95 %)", "diff (95 %)", "verdict"])
+comparison["diff (95 %)"] = hl.tables.interval_column(comparison, "diff",
+                                                      signed=True)
+hl.tables.show(comparison,
+               ["model", "alpha", "mae (95 %)", "diff (95 %)", "verdict"])
 
 # %% [markdown]
 # ### 差は偶然か：対応のあるブートストラップ
@@ -152,7 +158,8 @@ hl.glue("alpha_direction_53",
 
 # %%
 parts = {s: table[table["split"] == s] for s in ("val", "test")}
-hl.widgets.alpha_explorer(*[(p["y"], p["rf"], p["gnn"]) for p in parts.values()])
+hl.widgets.alpha_explorer(*[(p["y"], p["rf"], p["gnn"])
+                            for p in parts.values()])
 
 # %% tags=["remove-input"]
 hl.plots.alpha_curve(late_val.extra["alphas"], late_val.extra["mae_curve"],
@@ -173,7 +180,7 @@ hl.tables.show(pd.Series({"RF の係数": stacking.extra["coef"][0],
                            "切片": stacking.extra["intercept"]}))
 
 # %% [markdown]
-# スタッキングのテスト MAE は {glue:text}`mae_stack_53:.4f` eV/atom で、{glue:text}`stack_vs_late_53`。検証データは早期終了にも使っているので、検証データで学習したメタモデルには少し楽観が残ります。データに余裕があるなら、訓練データの out-of-fold 予測でメタモデルを学習するのが理想です（`hl.models.out_of_fold_predict`）。
+# スタッキングのテスト MAE は {glue:text}`mae_stack_53:.4f` eV/atom で、{glue:text}`stack_vs_late_53`。検証データは最良エポックの選択にも使っているので、検証データで学習したメタモデルには少し楽観が残ります。データに余裕があるなら、訓練データの out-of-fold 予測でメタモデルを学習するのが理想です（`hl.models.out_of_fold_predict`）。
 
 # %% [markdown]
 # ## 5.3.5 Late Fusion の利点と課題

@@ -64,7 +64,8 @@ row = sample.set_index("material_id").loc["mp-560588"]
 structure = row["structure"]
 graph = hl.graphs.crystal_graph(structure, line_graph=True)
 print(row["formula"], structure.lattice.abc)
-print(f"atoms {graph.num_nodes}, bonds (atom-graph edges) {graph.edge_index.shape[1]}, "
+print(f"atoms {graph.num_nodes}, "
+      f"bonds (atom-graph edges) {graph.edge_index.shape[1]}, "
       f"bond pairs (line-graph edges) {graph.lg_edge_index.shape[1]}")
 
 # %% tags=["remove-cell"]
@@ -85,7 +86,8 @@ hl.glue("n_pairs_54", int(graph.lg_edge_index.shape[1]))
 
 # %%
 angles = hl.graphs.bond_angle_table(graph, structure)
-first_shell = angles[(angles["d_ij"] < 2.5) & (angles["d_ik"] < 2.5) & (angles["angle_deg"] > 1)]
+short_bonds = (angles["d_ij"] < 2.5) & (angles["d_ik"] < 2.5)
+first_shell = angles[short_bonds & (angles["angle_deg"] > 1)]
 hl.tables.show(first_shell.head(8))
 
 # %% tags=["remove-cell"]
@@ -157,7 +159,8 @@ assert model.order == "line_first" and undirected > directed
 # CGCNN、ALIGNN 簡易版、ALIGNN 完全版を、同じ分割・同じ学習設定で学習した結果です（実行結果のレジストリから読み出します）。
 
 # %% tags=["remove-output", "nbval-ignore-output"]
-table = hl.tables.metrics_table(["cgcnn", "alignn_simple", "alignn"], "e_form", profile)
+table = hl.tables.metrics_table(["cgcnn", "alignn_simple", "alignn"],
+                                "e_form", profile)
 
 # %%
 hl.tables.show(table, ["model", "mae", "rmse", "r2", "train_time_s"])
@@ -176,7 +179,8 @@ hl.glue("time_ratio_54", seconds["alignn"] / seconds["cgcnn"])
 # %% tags=["remove-output", "nbval-ignore-output"]
 from hybridlib.report import training_plots
 
-NAMES = {n: hl.tables.MODELS[n][0] for n in ("cgcnn", "alignn_simple", "alignn")}
+NAMES = {n: hl.tables.MODELS[n][0]
+         for n in ("cgcnn", "alignn_simple", "alignn")}
 summary = training_plots.training_summary(NAMES, profile, labels=NAMES)
 
 # %%
@@ -209,19 +213,22 @@ for column in ("val_mae", "val_mae_recalibrated"):
 
 
 def noise(rows, part):
-    """Mean |change of log val MAE| between epochs, in the first or second half."""
+    """Mean |change of log val MAE| per epoch, in the first or second half."""
     v = np.log([r["val_mae"][0] for r in rows])
     half = len(v) // 2
     return float(np.abs(np.diff(v[:half] if part == 0 else v[half:])).mean())
 
 
 diagnosis = pd.DataFrame({
-    name: {"揺れ（前半）": noise(rows, 0), "揺れ（後半）": noise(rows, 1),
-           "BN 入力の標準偏差（最大）": max(max(r["bn_input_std"]) for r in rows)}
+    name: {"noise_first": noise(rows, 0), "noise_second": noise(rows, 1),
+           "bn_input_std_max": max(max(r["bn_input_std"]) for r in rows)}
     for name, rows in runs.items()}).T
 
 # %%
-diagnosis.round(3)
+hl.tables.show(diagnosis.rename(index=NAMES).rename_axis("model"),
+               labels={"noise_first": "揺れ（前半）",
+                       "noise_second": "揺れ（後半）",
+                       "bn_input_std_max": "BN 入力の標準偏差（最大）"})
 
 # %% tags=["remove-cell"]
 gap = (history["val_mae"] - history["val_mae_recalibrated"]).abs()
@@ -231,16 +238,16 @@ hl.glue("final_gap_54", float(gap.iloc[-1]))
 hl.glue("fig-bn-54", training_plots.batch_norm_diagnostic(
     history["epoch"], history["val_mae"], history["val_mae_recalibrated"]), display=False)
 d = diagnosis.to_dict("index")
-scale_s = d["alignn_simple"]["BN 入力の標準偏差（最大）"]
-scale_c = d["cgcnn"]["BN 入力の標準偏差（最大）"]
+scale_s = d["alignn_simple"]["bn_input_std_max"]
+scale_c = d["cgcnn"]["bn_input_std_max"]
 hl.glue("scale_simple_54", scale_s)
 hl.glue("scale_cgcnn_54", scale_c)
 hl.glue("scale_phrase_54", "CGCNN の方がむしろ大きく" if scale_c >= scale_s
         else "CGCNN でもほぼ同じ程度に大きく" if scale_c >= 0.5 * scale_s
         else "CGCNN の方が小さく")
-ratio = d["alignn_simple"]["揺れ（前半）"] / d["cgcnn"]["揺れ（前半）"]
+ratio = d["alignn_simple"]["noise_first"] / d["cgcnn"]["noise_first"]
 hl.glue("noise_ratio_54", ratio)
-calmer = all(d[n]["揺れ（前半）"] > d[n]["揺れ（後半）"] for n in d)
+calmer = all(d[n]["noise_first"] > d[n]["noise_second"] for n in d)
 hl.glue("gap_sentence_54", "学習率が高いあいだは、同じ重みでも正規化に使う統計量だけで検証 MAE が"
         "大きく変わり、学習の終わりにはその差が小さくなります" if gap.max() > 3 * gap.iloc[-1]
         else "このページの短い学習では、その差は学習の終わりまで小さくなりませんでした")

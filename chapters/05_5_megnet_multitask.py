@@ -67,10 +67,13 @@ print(f"profile = {profile.name}, materials = {len(df)}")
 # 本書のオフラインデータは、各レコードが同じ物質の生成エネルギーとバンドギャップを両方持っているので、結合は `material_id` で自明に正しく行えます。Matbench をオンラインで使う場合、Matbench の行は Materials Project の ID を持たないので、`hl.data.join_by_structure` が **結晶構造の同一性**（組成式と原子あたり体積のキー、衝突したときは pymatgen の `StructureMatcher`）で結合し、一致した件数を報告します。ここではオフラインデータで、二つの「タスク」をわざと別々に並べ替えてから構造で結合し、ID が正しく対応することを確かめます。
 
 # %%
-left = df[["material_id", "structure", "e_form"]].sample(frac=1.0, random_state=1)
-right = df[["material_id", "structure", "band_gap"]].sample(frac=1.0, random_state=2)
-joined = hl.data.join_by_structure(left.head(300), right, suffixes=("", "_gap"))
-print("ids agree:", bool((joined["material_id"] == joined["material_id_gap"]).all()))
+shared = ["material_id", "structure"]
+left = df[shared + ["e_form"]].sample(frac=1.0, random_state=1)
+right = df[shared + ["band_gap"]].sample(frac=1.0, random_state=2)
+joined = hl.data.join_by_structure(left.head(300), right,
+                                   suffixes=("", "_gap"))
+agree = joined["material_id"] == joined["material_id_gap"]
+print("ids agree:", bool(agree.all()))
 
 # %% [markdown]
 # ## 5.5.3 MEGNet ブロック
@@ -145,8 +148,10 @@ assert (single["steps_run"] >= profile.training.steps).all()
 # 組成と構造をネットワークの **内部で** 混ぜる融合は、本書ではこれだけです（5.2 節の Early Fusion は出力 MLP の直前で、5.3 節の Late Fusion は予測どうしを混ぜます）。同じデータ・同じ学習設定で比べます。
 
 # %% tags=["remove-output", "nbval-ignore-output"]
-FUSION = {"megnet_e_form": "MEGNet（u = 0）", "megnet_state_fusion": "MEGNet（u = 組成）",
-          "early_fusion": "Early Fusion（5.2 節）", "late_fusion_val": "Late Fusion（5.3 節）"}
+FUSION = {"megnet_e_form": "MEGNet（u = 0）",
+          "megnet_state_fusion": "MEGNet（u = 組成）",
+          "early_fusion": "Early Fusion（5.2 節）",
+          "late_fusion_val": "Late Fusion（5.3 節）"}
 fusion = hl.tables.metrics_table(FUSION, "e_form", profile)
 fusion["model"] = fusion["experiment"].map(FUSION)
 
@@ -187,8 +192,8 @@ hl.tables.show(scales.rename_axis("target"))
 # 同じ MEGNet の胴体で、単一タスク 2 つとマルチタスク 4 つを学習した結果です（実行結果のレジストリから読み出します）。バンドギャップの誤差は、金属（ギャップ 0）と非金属に分けても示します。
 
 # %% tags=["remove-output", "nbval-ignore-output"]
-RUNS = ("megnet_e_form", "megnet_band_gap", "megnet_mt_equal", "megnet_mt_invstd",
-        "megnet_mt_seed", "megnet_mt_uncertainty")
+RUNS = ("megnet_e_form", "megnet_band_gap", "megnet_mt_equal",
+        "megnet_mt_invstd", "megnet_mt_seed", "megnet_mt_uncertainty")
 table = hl.tables.multitask_table(profile, names=RUNS)
 
 # %%

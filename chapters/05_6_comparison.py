@@ -59,13 +59,15 @@ print(f"profile = {profile.name}, materials = {len(df)}, "
 # 表は **測った順位** の順に並んでいます。順位（`rank`）は「MAE の差の 95 % 区間がゼロを含まずに、そのモデルより明確に良かったモデルの数 + 1」です（区間の意味は {doc}`05_3_late_fusion` の「差は偶然か」を参照）。`1=` のように `=` がついた順位は同順位で、同じ順位のモデルどうしは、このデータ量では順位を付けられません。
 
 # %% tags=["remove-output", "nbval-ignore-output"]
-E_FORM_MODELS = ["rf_magpie", "rf_ward", "cgcnn", "early_fusion", "attention_fusion",
-                 "late_fusion_val", "late_fusion_train", "stacking", "alignn_simple",
-                 "alignn", "megnet_e_form", "megnet_mt_uncertainty"]
+E_FORM_MODELS = ["rf_magpie", "rf_ward", "cgcnn", "early_fusion",
+                 "attention_fusion", "late_fusion_val", "late_fusion_train",
+                 "stacking", "alignn_simple", "alignn", "megnet_e_form",
+                 "megnet_mt_uncertainty"]
 table = hl.tables.ranked_table(E_FORM_MODELS, "e_form", profile,
                                unranked=["late_fusion_train"])
 seeds = hl.tables.seed_table(E_FORM_MODELS, "e_form", profile)
-unseen = hl.tables.unseen_formula_table(E_FORM_MODELS, "e_form", profile, dataset=df)
+unseen = hl.tables.unseen_formula_table(E_FORM_MODELS, "e_form", profile,
+                                        dataset=df)
 
 # %% [markdown]
 # 列の意味：「MAE [95 % 区間]」はテスト MAE とその 95 % 区間、「最良との差」は順位 1 の中で MAE が最も小さいモデルとの差とその区間、「種を変えた MAE」は乱数の種を変えた学習の MAE の平均 ± 標準偏差（レジストリにある場合）、「未知の組成式での MAE」は組成式が訓練データにないテスト物質だけでの MAE（後述）、「パレート最適」は、それより速くて精度も高いモデルが他にないことを表します。順位の「1=」は、区間では区別できない同順位です。
@@ -73,13 +75,15 @@ unseen = hl.tables.unseen_formula_table(E_FORM_MODELS, "e_form", profile, datase
 # %%
 table = table.set_index("experiment")
 honest = table.drop(index="late_fusion_train")
-table["pareto"] = hl.tables.pareto_front(honest).reindex(table.index, fill_value=False)
+front = hl.tables.pareto_front(honest)
+table["pareto"] = front.reindex(table.index, fill_value=False)
 table["mae (95 %)"] = hl.tables.interval_column(table, "mae")
-table["Δ best (95 %)"] = hl.tables.interval_column(table, "diff_best", signed=True)
+table["Δ best (95 %)"] = hl.tables.interval_column(table, "diff_best",
+                                                   signed=True)
 table["seeds"] = hl.tables.mean_sd_column(seeds, table.index)
 table["mae unseen"] = unseen["mae_unseen"]
-hl.tables.show(table, ["label", "model", "mae (95 %)", "Δ best (95 %)", "seeds",
-                       "mae unseen", "train_time_s", "pareto"])
+hl.tables.show(table, ["label", "model", "mae (95 %)", "Δ best (95 %)",
+                       "seeds", "mae unseen", "train_time_s", "pareto"])
 
 # %% [markdown]
 # 「Late Fusion (α: 訓練, 誤)」は 5.3 節で示した誤った手順（$\alpha$ を訓練データで選ぶ）の結果で、比較のためだけに残し、順位（`—`）とパレート最適の判定からは外しています。「学習時間」は予測に必要なすべての学習の合計で、Late Fusion とスタッキングでは RF と CGCNN の学習時間を含みます。
@@ -182,15 +186,18 @@ claims.require(n_unseen >= 0.8 * (n_unseen + n_seen),
 # さらに厳しい確かめ方として、同じ組成式の物質をすべて同じ側（訓練・検証・テストのどれか一つ）に入れる **組成式でまとめた分割**（`profile.with_(data={"split": "formula"})`）で学習した結果を、通常のランダムな分割と並べます。テストの物質はすべて、訓練データにない組成式になります。二つの「順位」列は、この表のモデルの中での、それぞれの分割での順位です。
 
 # %%
-grouped = hl.tables.grouped_split_table(
-    [n for n in E_FORM_MODELS if n != "late_fusion_train"], "e_form", profile, df)
+honest_names = [n for n in E_FORM_MODELS if n != "late_fusion_train"]
+grouped = hl.tables.grouped_split_table(honest_names, "e_form", profile, df)
 if grouped.empty:
-    print("formula-split runs: none in this build's registry (see the note below)")
+    print("formula-split runs: none in this build's registry "
+          "(see the note below)")
 else:
     for column in ("mae_random", "mae_formula"):
-        grouped[f"{column} (95 %)"] = hl.tables.interval_column(grouped, column)
-    display(hl.tables.show(grouped, ["model", "mae_random (95 %)", "mae_formula (95 %)",
-                                     "change_pct", "label_random", "label_formula"]))
+        interval = hl.tables.interval_column(grouped, column)
+        grouped[f"{column} (95 %)"] = interval
+    display(hl.tables.show(grouped, ["model", "mae_random (95 %)",
+                                     "mae_formula (95 %)", "change_pct",
+                                     "label_random", "label_formula"]))
 
 # %% tags=["remove-cell"]
 if grouped.empty:
@@ -217,7 +224,8 @@ else:
 # 予測値と DFT 計算値を比べます。対角線からのずれが誤差です。
 
 # %% tags=["remove-output", "nbval-ignore-output"]
-runs = {name: hl.experiments.run(name, profile) for name in ("rf_magpie", "cgcnn", best)}
+runs = {name: hl.experiments.run(name, profile)
+        for name in ("rf_magpie", "cgcnn", best)}
 
 # %%
 y_test = runs["cgcnn"].arrays("e_form", "test")[0]
@@ -231,13 +239,18 @@ hl.plots.parity(y_test, {hl.tables.MODELS[n][0]: r.arrays("e_form", "test")[1]
 
 # %%
 info = df.set_index("material_id")
-metal = pd.Series(np.where(info["band_gap"] > 0, "非金属", "金属"), index=info.index)
-n_el = info["n_elements"].clip(upper=4).map(lambda n: f"{n} 元素" if n < 4 else "4 元素以上")
-by_class = pd.concat([hl.tables.error_by_class_table(list(runs), c, "e_form", profile)
-                      for c in (metal, n_el)])
+metal = pd.Series(np.where(info["band_gap"] > 0, "非金属", "金属"),
+                  index=info.index)
+n_el = info["n_elements"].clip(upper=4).map(
+    lambda n: f"{n} 元素" if n < 4 else "4 元素以上")
+by_class = pd.concat(
+    [hl.tables.error_by_class_table(list(runs), c, "e_form", profile)
+     for c in (metal, n_el)])
 by_class["mae (95 %)"] = hl.tables.interval_column(by_class, "mae", 3)
-by_class = by_class.pivot(index=["class", "n"], columns="model", values="mae (95 %)")
-hl.tables.show(by_class, labels={m: f"{m}：MAE [95 % 区間]" for m in by_class.columns})
+by_class = by_class.pivot(index=["class", "n"], columns="model",
+                          values="mae (95 %)")
+hl.tables.show(by_class,
+               labels={m: f"{m}：MAE [95 % 区間]" for m in by_class.columns})
 
 # %% [markdown]
 # ## 5.6.2 バンドギャップ
@@ -245,17 +258,19 @@ hl.tables.show(by_class, labels={m: f"{m}：MAE [95 % 区間]" for m in by_class
 # バンドギャップを予測するモデル（組成の RF と MEGNet の単一タスク・マルチタスク）の比較です。順位と区間の読み方は生成エネルギーと同じです。ゼロが多い分布なので、金属と非金属に分けた誤差も見ます。
 
 # %% tags=["remove-output", "nbval-ignore-output"]
-gap = hl.tables.ranked_table(["rf_magpie", "rf_ward"] + list(hl.tables.MULTITASK_RUNS),
-                             "band_gap", profile)
+gap_models = ["rf_magpie", "rf_ward"] + list(hl.tables.MULTITASK_RUNS)
+gap = hl.tables.ranked_table(gap_models, "band_gap", profile)
 multitask = hl.tables.multitask_table(profile)
 
 # %%
 gap = gap.merge(multitask[["gap_mae_metal", "gap_mae_nonmetal"]],
                 left_on="experiment", right_index=True, how="left")
 gap["mae (95 %)"] = hl.tables.interval_column(gap, "mae", 3)
-gap["Δ best (95 %)"] = hl.tables.interval_column(gap, "diff_best", 3, signed=True)
-hl.tables.show(gap, ["label", "model", "mae (95 %)", "Δ best (95 %)", "gap_mae_metal",
-                     "gap_mae_nonmetal", "train_time_s"], unit="eV")
+gap["Δ best (95 %)"] = hl.tables.interval_column(gap, "diff_best", 3,
+                                                 signed=True)
+hl.tables.show(gap, ["label", "model", "mae (95 %)", "Δ best (95 %)",
+                     "gap_mae_metal", "gap_mae_nonmetal", "train_time_s"],
+               unit="eV")
 
 # %% [markdown]
 # ## 5.6.3 測定値にもとづく推奨

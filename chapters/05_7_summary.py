@@ -49,9 +49,11 @@ profile = hl.config.get_profile()
 print(f"profile = {profile.name}")
 
 # %% tags=["remove-output", "nbval-ignore-output"]
-names = ["rf_magpie", "cgcnn", "early_fusion", "attention_fusion", "late_fusion_val",
-         "late_fusion_train", "stacking", "alignn_simple", "alignn"]
-mae = hl.tables.metrics_table(names, "e_form", profile).set_index("experiment")["mae"]
+names = ["rf_magpie", "cgcnn", "early_fusion", "attention_fusion",
+         "late_fusion_val", "late_fusion_train", "stacking", "alignn_simple",
+         "alignn"]
+metrics = hl.tables.metrics_table(names, "e_form", profile)
+mae = metrics.set_index("experiment")["mae"]
 single = mae[["rf_magpie", "cgcnn"]].idxmin()
 table = hl.tables.difference_table(names, single, "e_form", profile)
 table = table.set_index("experiment")
@@ -171,7 +173,8 @@ predictions.groupby("input", sort=False)[flags].first()
 # 長い形式の表には、予測のばらつきの目安も入っています。複数の乱数の種で学習した run がレジストリにあるモデルは種の間の標準偏差、Late Fusion とスタッキングは組み合わせる RF と CGCNN の予測の開きです。ここで組み立てた結晶は実験の格子定数による理想構造で、学習データ（DFT で構造緩和した結晶）とは格子定数が少し異なることにも注意してください。
 
 # %%
-columns = ["model", "target", "prediction", "unit", "uncertainty", "uncertainty_kind"]
+columns = ["model", "target", "prediction", "unit", "uncertainty",
+           "uncertainty_kind"]
 predictions.loc[predictions["input"] == "Si (diamond)", columns]
 
 # %% [markdown]
@@ -184,7 +187,7 @@ hl.predict.widget.explorer(predictor)
 # ## まとめ：実務上の推奨
 #
 # - **まず単独モデルの基準を作る**：組成の RF と CGCNN を、同じ分割・同じ学習設定で測ります。統合の効果は、この基準との差でしか語れません。
-# - **検証データを大切に**：重み、メタモデル、早期終了、ハイパーパラメータはすべて検証データ（または訓練データ内の交差検証）で決め、テストデータは最後に一度だけ使います。
+# - **検証データを大切に**：重み、メタモデル、最良エポックの選択、ハイパーパラメータはすべて検証データ（または訓練データ内の交差検証）で決め、テストデータは最後に一度だけ使います。
 # - **データ量に合わせる**：組成と構造のどちらが効くかは、データ量で変わりえます。{glue:text}`lc_trend_57`。学習曲線で自分のデータの位置を確かめましょう。
 # - **精度と時間の両方を測る**：学習時間（と推論時間）も測り、パレート最適なモデルから用途に合うものを選びます。MAE ÷ 学習時間のような比で一つの数にまとめてはいけません（5.6 節）。
 # - **差には区間をつける**：MAE の差の 95 % 区間がゼロを含むモデルどうしは、そのデータ量では区別できないものとして扱い、順位を付けません。この実行で、上の表のモデルのうち順位 1 に並んだのは {glue:text}`top_57` でした（推奨の詳細は 5.6 節）。

@@ -61,7 +61,8 @@ print(f"profile = {profile.name}, materials = {len(df)}")
 # %%
 def small_graphs(frame):
     comp = hl.features.featurize_frame(frame, "magpie")
-    return hl.graphs.graph_dataset(frame, profile, targets=("e_form",), comp=comp)
+    return hl.graphs.graph_dataset(frame, profile, targets=("e_form",),
+                                   comp=comp)
 
 
 train_g, val_g = small_graphs(small["train"]), small_graphs(small["val"])
@@ -96,21 +97,26 @@ print({p: fused_dimension(p, 256) for p in hl.features.PRESETS})
 def regularized_model(train_graphs) -> nn.Module:
     """Early fusion with dropout 0.3 in the MLP head."""
     gnn = hl.models.CGCNN(hidden=32, n_conv=2)
-    return hl.models.EarlyFusion(gnn, *hl.models.composition_stats(train_graphs), dropout=0.3)
+    stats = hl.models.composition_stats(train_graphs)
+    return hl.models.EarlyFusion(gnn, *stats, dropout=0.3)
 
 
-regularized_config = hl.train.TrainConfig.from_profile(profile, epochs=6, patience=6,
-                                                       weight_decay=1e-4)
+regularized_config = hl.train.TrainConfig.from_profile(
+    profile, epochs=6, weight_decay=1e-4)
 
 # %%
 stats = hl.models.composition_stats(train_g)
-plain = hl.models.EarlyFusion(hl.models.CGCNN(hidden=32, n_conv=2), *stats, dropout=0.0)
-plain_config = hl.train.TrainConfig.from_profile(profile, epochs=6, patience=6, weight_decay=0.0)
+plain = hl.models.EarlyFusion(hl.models.CGCNN(hidden=32, n_conv=2),
+                              *stats, dropout=0.0)
+plain_config = hl.train.TrainConfig.from_profile(
+    profile, epochs=6, weight_decay=0.0)
 results = {name: hl.train.fit(model, train_g, val_g, config, progress=False)
            for name, model, config in (
                ("plain", plain, plain_config),
-               ("regularized", regularized_model(train_g), regularized_config))}
-{name: round(float(np.abs(r.predict(val_g)[:, 0] - small["val"]["e_form"]).mean()), 4)
+               ("regularized", regularized_model(train_g),
+                regularized_config))}
+{name: round(float(np.abs(r.predict(val_g)[:, 0]
+                          - small["val"]["e_form"]).mean()), 4)
  for name, r in results.items()}
 
 # %% [markdown]
@@ -121,12 +127,15 @@ results = {name: hl.train.fit(model, train_g, val_g, config, progress=False)
 # %% tags=["check"]
 # 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
 assert fused_dimension("ward2016", 256) == 401, (
-    "Ward 2016 の特徴量（145 次元）と埋め込み 256 次元の連結は 401 次元のはずです")
+    "Ward 2016 の特徴量（145 次元）と埋め込み 256 次元の"
+    "連結は 401 次元のはずです")
 assert isinstance(regularized_model(train_g), hl.models.EarlyFusion), (
     "regularized_model は hl.models.EarlyFusion を返してください")
 assert all(m.p >= 0.3 for m in regularized_model(train_g).modules()
-           if isinstance(m, nn.Dropout)), "dropout の確率を 0.3 以上にしてください"
-assert regularized_config.weight_decay >= 1e-4, "weight decay を 1e-4 以上にしてください"
+           if isinstance(m, nn.Dropout)), (
+    "dropout の確率を 0.3 以上にしてください")
+assert regularized_config.weight_decay >= 1e-4, (
+    "weight decay を 1e-4 以上にしてください")
 print("確認 OK：演習 1")
 
 # %% [markdown]
@@ -168,11 +177,14 @@ alphas
 
 # %% tags=["check"]
 # 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
-assert choose_alpha([0.0, 1.0], [0.0, 1.0], [1.0, 0.0], np.linspace(0, 1, 11)) == 1.0, (
+assert choose_alpha([0.0, 1.0], [0.0, 1.0], [1.0, 0.0],
+                    np.linspace(0, 1, 11)) == 1.0, (
     "RF の予測が正解と一致するなら α = 1 のはずです")
-assert choose_alpha([0.0, 1.0], [0.0, 0.0], [1.0, 1.0], [0.75, 0.25, 1.0, 0.5]) == 0.25, (
+assert choose_alpha([0.0, 1.0], [0.0, 0.0], [1.0, 1.0],
+                    [0.75, 0.25, 1.0, 0.5]) == 0.25, (
     "どの α でも MAE が同じとき、候補の中で最も小さい α を返してください")
-assert set(alphas) == {"val", "train"}, 'alphas のキーは "val" と "train" にしてください'
+assert set(alphas) == {"val", "train"}, (
+    'alphas のキーは "val" と "train" にしてください')
 print("確認 OK：演習 2")
 
 # %% [markdown]
@@ -200,11 +212,13 @@ def bond_angle_cosines(structure, cutoff: float) -> np.ndarray:
             for b, nk in enumerate(neighbors):
                 if a != b:
                     u, v = nj.coords - center, nk.coords - center
-                    cosines.append(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
+                    norms = np.linalg.norm(u) * np.linalg.norm(v)
+                    cosines.append(u @ v / norms)
     return np.sort(np.array(cosines))
 
 
-zns = hl.data.load_mp_sample().set_index("material_id").loc["mp-560588", "structure"]
+zns = (hl.data.load_mp_sample().set_index("material_id")
+       .loc["mp-560588", "structure"])
 cos_zns = bond_angle_cosines(zns, 2.6)
 print(len(cos_zns), cos_zns.min().round(3), cos_zns.max().round(3))
 
@@ -215,8 +229,10 @@ print(len(cos_zns), cos_zns.min().round(3), cos_zns.max().round(3))
 
 # %% tags=["check"]
 # 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
-assert len(cos_zns) == 48, f"ZnS の余弦は 4 原子 × 4 × 3 = 48 個のはずですが {len(cos_zns)} 個です"
-assert np.allclose(cos_zns, -1 / 3, atol=0.02), "ZnS の結合角は正四面体角（cos = -1/3）のはずです"
+assert len(cos_zns) == 48, (
+    f"ZnS の余弦は 4 原子 × 4 × 3 = 48 個のはずですが {len(cos_zns)} 個です")
+assert np.allclose(cos_zns, -1 / 3, atol=0.02), (
+    "ZnS の結合角は正四面体角（cos = -1/3）のはずです")
 assert np.all(np.diff(cos_zns) >= 0), "余弦を昇順に並べてください"
 print("確認 OK：演習 3")
 
@@ -254,11 +270,14 @@ weights = pd.DataFrame({
     "variance": y_train.var(axis=0),
     "MAE (MT, λ = 1)": [equal[t]["mae"] for t in tasks],
     "1/variance": inverse_variance_weights(y_train),
-    "learned (normalized)": [learned[t] / sum(learned.values()) for t in tasks]},
+    "learned (normalized)": [learned[t] / sum(learned.values())
+                             for t in tasks]},
     index=tasks)
 # the text below says: the band gap has the larger variance and the larger loss
-claims.require((weights.loc["band_gap"] > weights.loc["e_form"])[
-    ["variance", "MAE (MT, λ = 1)"]].all(), "バンドギャップの方が分散も損失も大きい")
+claims.require(
+    (weights.loc["band_gap"] > weights.loc["e_form"])[
+        ["variance", "MAE (MT, λ = 1)"]].all(),
+    "バンドギャップの方が分散も損失も大きい")
 weights.round(3)
 
 # %% [markdown]
@@ -268,8 +287,10 @@ weights.round(3)
 
 # %% tags=["check"]
 # 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
-assert np.allclose(inverse_variance_weights([[0.0, 0.0], [2.0, 4.0]]), [0.8, 0.2]), (
-    "分散 1 と 4 の列の重みは [0.8, 0.2] のはずです（分散の逆数に比例し、和が 1）")
+assert np.allclose(inverse_variance_weights([[0.0, 0.0], [2.0, 4.0]]),
+                   [0.8, 0.2]), (
+    "分散 1 と 4 の列の重みは [0.8, 0.2] のはずです"
+    "（分散の逆数に比例し、和が 1）")
 print("確認 OK：演習 4")
 
 # %% [markdown]
@@ -296,10 +317,12 @@ print("確認 OK：演習 4")
 from hybridlib.report import claims
 
 CHOICE = {"rf_magpie": "rf", "cgcnn": "cgcnn", "early_fusion": "early_fusion",
-          "attention_fusion": "attention_fusion", "late_fusion_val": "late_fusion",
+          "attention_fusion": "attention_fusion",
+          "late_fusion_val": "late_fusion",
           "stacking": "stacking", "alignn": "alignn",
           "megnet_mt_uncertainty": "megnet_multitask"}
-measured = hl.tables.ranked_table(list(CHOICE), "e_form", profile).set_index("experiment")
+measured = hl.tables.ranked_table(list(CHOICE), "e_form", profile)
+measured = measured.set_index("experiment")
 measured[["label", "model", "mae", "train_time_s"]].round(4)
 
 # %% [markdown]
@@ -308,21 +331,30 @@ measured[["label", "model", "mae", "train_time_s"]].round(4)
 # %%
 top = claims.top_group(measured)
 a = min(top, key=lambda n: measured.loc[n, "train_time_s"])
-pair = hl.tables.test_predictions(["stacking", "late_fusion_val"], "e_form", profile)
+pair = hl.tables.test_predictions(["stacking", "late_fusion_val"],
+                                  "e_form", profile)
 c_test = claims.compare(pair, "stacking", "late_fusion_val",
-                        labels={"stacking": "スタッキング", "late_fusion_val": "Late Fusion"})
+                        labels={"stacking": "スタッキング",
+                                "late_fusion_val": "Late Fusion"})
 c = "stacking" if c_test.winner == "stacking" else "late_fusion_val"
-board = hl.literature.matbench_leaderboard().set_index("algorithm")["e_form MAE (eV/atom)"]
-alignn_mae, cgcnn_mae = (board.filter(like=n).iloc[0] for n in ("ALIGNN", "CGCNN"))
-claims.require(alignn_mae < cgcnn_mae, "Matbench では ALIGNN の方が CGCNN より誤差が小さい")
+board = (hl.literature.matbench_leaderboard().set_index("algorithm")
+         ["e_form MAE (eV/atom)"])
+alignn_mae, cgcnn_mae = (board.filter(like=n).iloc[0]
+                         for n in ("ALIGNN", "CGCNN"))
+claims.require(alignn_mae < cgcnn_mae,
+               "Matbench では ALIGNN の方が CGCNN より誤差が小さい")
 choices = {"A": CHOICE[a], "B": "alignn", "C": CHOICE[c]}
 reasons = {
-    "A": f"5.6 節の測定で順位 1 の {claims.listing(measured.loc[top, 'model'])} は区別できず、"
-         f"その中で学習が最も速い（{measured.loc[a, 'train_time_s']:.0f} 秒）ため。",
-    "B": f"Matbench の全データでは ALIGNN の MAE（{alignn_mae} eV/atom）が CGCNN"
-         f"（{cgcnn_mae} eV/atom）より小さく、大きなデータで角度の情報が生きるため。",
+    "A": "5.6 節の測定で順位 1 の "
+         f"{claims.listing(measured.loc[top, 'model'])} は区別できず、"
+         "その中で学習が最も速い"
+         f"（{measured.loc[a, 'train_time_s']:.0f} 秒）ため。",
+    "B": f"Matbench の全データでは ALIGNN の MAE（{alignn_mae} eV/atom）が"
+         f" CGCNN（{cgcnn_mae} eV/atom）より小さく、"
+         "大きなデータで角度の情報が生きるため。",
     "C": f"学習し直さずに統合できる。{c_test.sentence()}ので、"
-         + ("より良いスタッキングを選ぶ。" if c == "stacking" else "単純な Late Fusion を選ぶ。"),
+         + ("より良いスタッキングを選ぶ。" if c == "stacking"
+            else "単純な Late Fusion を選ぶ。"),
 }
 pd.DataFrame({"choice": choices, "reason": reasons})
 
@@ -333,11 +365,14 @@ pd.DataFrame({"choice": choices, "reason": reasons})
 
 # %% tags=["check"]
 # 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
-_methods = {"rf", "cgcnn", "early_fusion", "attention_fusion", "late_fusion", "stacking",
-            "alignn", "megnet_multitask"}
-assert set(choices) == {"A", "B", "C"}, 'choices のキーは "A", "B", "C" にしてください'
-assert set(choices.values()) <= _methods, f"choices の値は {sorted(_methods)} から選んでください"
-assert all(len(reasons[k]) >= 20 for k in choices), "理由は 20 文字以上で書いてください"
+_methods = {"rf", "cgcnn", "early_fusion", "attention_fusion", "late_fusion",
+            "stacking", "alignn", "megnet_multitask"}
+assert set(choices) == {"A", "B", "C"}, (
+    'choices のキーは "A", "B", "C" にしてください')
+assert set(choices.values()) <= _methods, (
+    f"choices の値は {sorted(_methods)} から選んでください")
+assert all(len(reasons[k]) >= 20 for k in choices), (
+    "理由は 20 文字以上で書いてください")
 print("確認 OK：演習 5（選んだ手法が正しいかは採点で確かめます）")
 
 # %% [markdown]
@@ -384,8 +419,10 @@ class GatedFusion(nn.Module):
 
     def _parts(self, batch):
         sources = (batch.comp, self.gnn.embed(batch))
-        p = [torch.nn.functional.softplus(f(x)) for f, x in zip(self.project, sources)]
-        w = torch.softmax(torch.cat([s(q) for s, q in zip(self.score, p)], dim=-1), dim=-1)
+        p = [torch.nn.functional.softplus(f(x))
+             for f, x in zip(self.project, sources)]
+        scores = torch.cat([s(q) for s, q in zip(self.score, p)], dim=-1)
+        w = torch.softmax(scores, dim=-1)
         return p, w
 
     def source_weights(self, batch) -> torch.Tensor:
@@ -401,11 +438,12 @@ class GatedFusion(nn.Module):
 
 # %%
 gated = GatedFusion(hl.models.CGCNN(hidden=32, n_conv=2), mean.numel(), 32)
-hl.train.fit(gated, std_train, std_val,
-             hl.train.TrainConfig.from_profile(profile, epochs=4, patience=4), progress=False)
+hl.train.fit(gated, std_train, std_val, progress=False,
+             config=hl.train.TrainConfig.from_profile(profile, epochs=4))
 gated.eval()
 with torch.no_grad():
-    w = torch.cat([gated.source_weights(b) for b in DataLoader(std_val, batch_size=128)])
+    w = torch.cat([gated.source_weights(b)
+                   for b in DataLoader(std_val, batch_size=128)])
 print("w_structure: mean %.3f, std %.3f" % (w[:, 1].mean(), w[:, 1].std()))
 
 # %% [markdown]
@@ -416,11 +454,15 @@ print("w_structure: mean %.3f, std %.3f" % (w[:, 1].mean(), w[:, 1].std()))
 # %% tags=["check"]
 # 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
 _b = next(iter(DataLoader(std_val, batch_size=8)))
-assert gated(_b).shape == (8, 1), f"forward の出力の形は (8, 1) のはずですが {tuple(gated(_b).shape)} です"
+assert gated(_b).shape == (8, 1), (
+    f"forward の出力の形は (8, 1) のはずですが {tuple(gated(_b).shape)} です")
 _w = gated.source_weights(_b)
-assert _w.shape == (8, 2), f"source_weights の形は (8, 2) のはずですが {tuple(_w.shape)} です"
-assert torch.allclose(_w.sum(dim=1), torch.ones(8), atol=1e-5), "各行の重みの和を 1 にしてください"
-assert _w[:, 1].std() > 0, "重みが物質によって変わっていません（入力から重みを計算してください）"
+assert _w.shape == (8, 2), (
+    f"source_weights の形は (8, 2) のはずですが {tuple(_w.shape)} です")
+assert torch.allclose(_w.sum(dim=1), torch.ones(8), atol=1e-5), (
+    "各行の重みの和を 1 にしてください")
+assert _w[:, 1].std() > 0, (
+    "重みが物質によって変わっていません（入力から重みを計算してください）")
 print("確認 OK：演習 6")
 
 # %% [markdown]
@@ -458,9 +500,11 @@ single = {"e_form": table.loc["megnet_e_form", "e_form_mae"],
 
 # %% tags=["check"]
 # 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
-assert negative_transfer({"a": 1.0, "b": 1.0}, {"a": 1.2, "b": 0.8}) == {"a": True, "b": False}, (
+assert negative_transfer({"a": 1.0, "b": 1.0},
+                         {"a": 1.2, "b": 0.8}) == {"a": True, "b": False}, (
     "マルチタスクの MAE が大きいタスクだけが True になるはずです")
-assert negative_transfer({"a": 1.0}, {"a": 1.0}) == {"a": False}, "MAE が同じなら負の転移ではありません"
+assert negative_transfer({"a": 1.0}, {"a": 1.0}) == {"a": False}, (
+    "MAE が同じなら負の転移ではありません")
 print("確認 OK：演習 7")
 
 # %% [markdown]
@@ -470,7 +514,7 @@ print("確認 OK：演習 7")
 fusion_fit = hl.train.fit(
     hl.models.EarlyFusion(hl.models.CGCNN(hidden=32, n_conv=2),
                           *hl.models.composition_stats(train_g), dropout=0.0),
-    train_g, val_g, hl.train.TrainConfig.from_profile(profile, epochs=6, patience=6),
+    train_g, val_g, hl.train.TrainConfig.from_profile(profile, epochs=6),
     progress=False)
 
 # %% [markdown]
@@ -490,7 +534,8 @@ fusion_fit = hl.train.fit(
 # ```
 
 # %%
-def permutation_importance(predict, X, y, blocks: dict, n_repeats: int, seed: int) -> dict:
+def permutation_importance(predict, X, y, blocks: dict, n_repeats: int,
+                           seed: int) -> dict:
     """Mean MAE increase when each block of columns is shuffled across rows."""
     rng = np.random.default_rng(seed)
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
@@ -506,20 +551,24 @@ def permutation_importance(predict, X, y, blocks: dict, n_repeats: int, seed: in
     return out
 
 
+# %%
 model = fusion_fit.model.eval()
 with torch.no_grad():
-    X_val = torch.cat([model.embed(b) for b in DataLoader(val_g, batch_size=128)]).numpy()
+    X_val = torch.cat([model.embed(b)
+                       for b in DataLoader(val_g, batch_size=128)]).numpy()
 scale, shift = fusion_fit.target_std[0], fusion_fit.target_mean[0]
 
 
 def head(X):
     with torch.no_grad():
-        return model.head(torch.as_tensor(X, dtype=torch.float32))[:, 0].numpy() * scale + shift
+        out = model.head(torch.as_tensor(X, dtype=torch.float32))
+    return out[:, 0].numpy() * scale + shift
 
 
 d = model.composition.dim
 permutation_importance(head, X_val, small["val"]["e_form"].to_numpy(),
-                       {"composition": slice(0, d), "gnn": slice(d, None)}, 5, 0)
+                       {"composition": slice(0, d), "gnn": slice(d, None)},
+                       5, 0)
 
 # %% [markdown]
 # 並べ替えは各ブロックの値の分布（平均や広がり）を保ったまま、物質との対応だけを壊します。ゼロで置き換えると、モデルが一度も見たことのない入力（標準化後の 0 は「平均的な物質」、埋め込みの 0 はありえない値かもしれない）を与えることになり、寄与ではなく分布外の入力への反応を測ってしまいます。
@@ -528,15 +577,19 @@ permutation_importance(head, X_val, small["val"]["e_form"].to_numpy(),
 
 # %% tags=["check"]
 # 確認セル：実行すると答えを確かめられます（採点は別の隠しテストで行います）
-_imp = permutation_importance(lambda X: X[:, 0], np.c_[np.arange(50.0), np.ones(50)],
-                              np.arange(50.0), {"a": slice(0, 1), "b": slice(1, 2)}, 3, 0)
+_imp = permutation_importance(lambda X: X[:, 0],
+                              np.c_[np.arange(50.0), np.ones(50)],
+                              np.arange(50.0),
+                              {"a": slice(0, 1), "b": slice(1, 2)}, 3, 0)
 assert _imp["a"] > 1, "予測に使う列を並べ替えると MAE が増えるはずです"
-assert abs(_imp["b"]) < 1e-12, "予測に使わない列を並べ替えても MAE は変わらないはずです"
+assert abs(_imp["b"]) < 1e-12, (
+    "予測に使わない列を並べ替えても MAE は変わらないはずです")
 _same = np.repeat(np.arange(40.0)[:, None], 2, axis=1)
-_pair = permutation_importance(lambda X: X[:, 0] - X[:, 1], _same, np.zeros(40),
-                               {"pair": slice(0, 2)}, 3, 0)
+_pair = permutation_importance(lambda X: X[:, 0] - X[:, 1], _same,
+                               np.zeros(40), {"pair": slice(0, 2)}, 3, 0)
 assert abs(_pair["pair"]) < 1e-12, (
-    "ブロックの列は同じ行の並べ替えでまとめて動かしてください（列ごとに別々に並べ替えています）")
+    "ブロックの列は同じ行の並べ替えでまとめて動かしてください"
+    "（列ごとに別々に並べ替えています）")
 print("確認 OK：演習 8")
 
 # %% [markdown]
