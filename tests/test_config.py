@@ -9,7 +9,7 @@ def test_without_env_the_quick_ci_profile_runs(monkeypatch):
     assert hc.get_profile().name == "ci" == hc.resolve_profile(None).name
     quick, book = hc.get_profile("ci"), hc.get_profile("book")
     assert quick.data.n_materials < book.data.n_materials
-    assert quick.training.epochs < book.training.epochs
+    assert quick.training.steps < book.training.steps
 
 
 def test_env_and_argument_still_choose(monkeypatch):

@@ -38,9 +38,28 @@ MODELS: dict[str, tuple[str, str]] = {
     "megnet_e_form": ("MEGNet (単一: e_form)", "graph"),
     "megnet_band_gap": ("MEGNet (単一: gap)", "graph"),
     "megnet_mt_equal": ("MEGNet MT (λ 等重み)", "multitask"),
-    "megnet_mt_invvar": ("MEGNet MT (λ 1/分散)", "multitask"),
+    "megnet_mt_invstd": ("MEGNet MT (λ 1/σ)", "multitask"),
     "megnet_mt_seed": ("MEGNet MT (λ 1.0/0.5)", "multitask"),
     "megnet_mt_uncertainty": ("MEGNet MT (不確実性)", "multitask"),
+    # ablations of chapters 5.2 and 5.5
+    "early_fusion_no_comp": ("Early Fusion (組成をゼロに)", "hybrid"),
+    "early_fusion_no_dropout": ("Early Fusion (ドロップアウトなし)", "hybrid"),
+    "early_fusion_branch_norm": ("Early Fusion (両枝を正規化)", "hybrid"),
+    "residual_fusion": ("Residual Fusion (CGCNN + 組成補正)", "hybrid"),
+    "megnet_e_form_embedding": ("MEGNet (単一: e_form, 学習する埋め込み)", "graph"),
+    "megnet_state_fusion": ("MEGNet (状態 = Magpie)", "hybrid"),
+    # pretrained CHGNet embedding (chapter 5.9): MP sample, perovskites, MP -> perovskites
+    "rf_chgnet": ("RF (CHGNet 埋め込み)", "graph"),
+    "rf_magpie_chgnet": ("RF (Magpie + CHGNet)", "hybrid"),
+    "mlp_magpie_chgnet": ("MLP (Magpie + CHGNet)", "hybrid"),
+    "stacking_chgnet": ("Stacking (RF, CGCNN, CHGNet)", "hybrid"),
+    "perov_rf_magpie": ("RF (Magpie 132)：ペロブスカイト", "composition"),
+    "perov_rf_chgnet": ("RF (CHGNet 埋め込み)：ペロブスカイト", "graph"),
+    "perov_rf_magpie_chgnet": ("RF (Magpie + CHGNet)：ペロブスカイト", "hybrid"),
+    "perov_cgcnn": ("CGCNN：ペロブスカイト", "graph"),
+    "perov_mlp_magpie_chgnet": ("MLP (Magpie + CHGNet)：ペロブスカイト", "hybrid"),
+    "shift_rf_magpie": ("RF (Magpie 132)：MP→ペロブスカイト", "composition"),
+    "shift_rf_magpie_chgnet": ("RF (Magpie + CHGNet)：MP→ペロブスカイト", "hybrid"),
 }
 
 
@@ -82,7 +101,7 @@ def total_seconds(name: str, profile: Profile | str | None = None, result=None) 
 
 
 #: The MEGNet runs of chapter 5.5: single-task baselines first, then the task weightings.
-MULTITASK_RUNS = ("megnet_e_form", "megnet_band_gap", "megnet_mt_equal", "megnet_mt_invvar",
+MULTITASK_RUNS = ("megnet_e_form", "megnet_band_gap", "megnet_mt_equal", "megnet_mt_invstd",
                   "megnet_mt_seed", "megnet_mt_uncertainty")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .plots import _MODEL_COLORS, _new_figure, _styled
+from .style import OTHER_COLORS, new_figure, styled
 
 __all__ = ["training_summary", "validation_curves", "batch_norm_diagnostic"]
 
@@ -60,7 +60,7 @@ def _curve(history: Sequence[dict], key: str = "val_mae", task: int = 0):
     return epochs, values
 
 
-@_styled
+@styled
 def validation_curves(histories: Mapping[str, Sequence[dict]], unit: str = "eV/atom", *,
                       task: int = 0, log: bool = True) -> Figure:
     """Validation MAE per epoch of several runs, the restored (best) epoch of each marked.
@@ -73,11 +73,11 @@ def validation_curves(histories: Mapping[str, Sequence[dict]], unit: str = "eV/a
     """
     if not histories:
         raise ValueError("histories is empty")
-    fig, axes = _new_figure(6.4, 4.0)
+    fig, axes = new_figure(6.4, 4.0)
     ax = axes[0, 0]
     for i, (name, history) in enumerate(histories.items()):
         epochs, values = _curve(history, task=task)
-        color = _MODEL_COLORS[i % len(_MODEL_COLORS)]
+        color = OTHER_COLORS[i % len(OTHER_COLORS)]
         ax.plot(epochs, values, color=color, label=name, lw=1.4)
         best = int(np.nanargmin(values))
         ax.plot(epochs[best], values[best], "o", color=color, ms=6)
@@ -86,11 +86,11 @@ def validation_curves(histories: Mapping[str, Sequence[dict]], unit: str = "eV/a
     ax.set_xlabel("エポック")
     ax.set_ylabel(f"検証 MAE ({unit})")
     ax.set_title("検証 MAE の推移（●：最良エポック、その重みを使う）")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend()
     return fig
 
 
-@_styled
+@styled
 def batch_norm_diagnostic(epochs: Sequence[float], running: Sequence[float],
                           recalibrated: Sequence[float], unit: str = "eV/atom") -> Figure:
     """Validation MAE per epoch with the batch-norm running statistics the model kept and
@@ -99,11 +99,11 @@ def batch_norm_diagnostic(epochs: Sequence[float], running: Sequence[float],
     running, recalibrated = np.asarray(running, float), np.asarray(recalibrated, float)
     if not (epochs.shape == running.shape == recalibrated.shape) or epochs.size == 0:
         raise ValueError("epochs, running and recalibrated need the same, non-zero length")
-    fig, axes = _new_figure(6.4, 4.0)
+    fig, axes = new_figure(6.4, 4.0)
     ax = axes[0, 0]
-    ax.plot(epochs, running, color=_MODEL_COLORS[4], lw=1.4, marker=".",
+    ax.plot(epochs, running, color=OTHER_COLORS[1], lw=1.4, marker=".",
             label="学習中に更新した移動平均の統計量")
-    ax.plot(epochs, recalibrated, color=_MODEL_COLORS[0], lw=1.4, marker=".",
+    ax.plot(epochs, recalibrated, color=OTHER_COLORS[0], lw=1.4, marker=".",
             label="訓練データで計算し直した統計量")
     ax.set_yscale("log")
     ax.set_xlabel("エポック")

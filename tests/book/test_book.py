@@ -17,7 +17,8 @@ import hybridlib
 ROOT = Path(__file__).resolve().parents[2]
 BIB = ROOT / "book" / "references.bib"
 CHAPTERS = ["05_1_design", "05_2_early_fusion", "05_3_late_fusion", "05_4_alignn",
-            "05_5_megnet_multitask", "05_6_comparison", "05_7_summary", "05_8_exercises"]
+            "05_5_megnet_multitask", "05_6_comparison", "05_7_summary", "05_8_exercises",
+            "05_9_pretrained"]
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
 # Sources the book relies on (models, data sets, software, methods): must stay in the bib.
 REQUIRED_KEYS = {

@@ -358,7 +358,7 @@ def test_profiles_and_env(monkeypatch):
         hl.config.get_profile("fast")
     ci, book = hl.config.get_profile("ci"), hl.config.get_profile("book")
     assert ci.data.n_materials < book.data.n_materials <= 10_200
-    assert ci.training.epochs <= book.training.epochs
+    assert ci.training.steps <= book.training.steps
     assert max(ci.learning_curve_sizes) <= ci.data.n_materials * (
         1 - ci.data.val_fraction - ci.data.test_fraction)
 

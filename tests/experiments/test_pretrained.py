@@ -34,7 +34,7 @@ def tiny(shared_features, monkeypatch):
     monkeypatch.setenv("HYBRIDLIB_CACHE_DIR", str(shared_features))
     return hl.config.get_profile("ci").with_(
         name="tiny", data={"n_materials": 120}, model={"rf_trees": 10},
-        training={"epochs": 2, "patience": 2})
+        training={"steps": 4})
 
 
 # ------------------------------------------------------------------ statistics

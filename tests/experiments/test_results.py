@@ -48,7 +48,7 @@ def _toy_experiments():
 
 @pytest.fixture
 def profile():
-    return hl.config.get_profile("ci").with_(training={"epochs": 1})
+    return hl.config.get_profile("ci").with_(training={"steps": 10})
 
 
 def test_miss_then_hit_returns_the_stored_run(profile, tmp_path):
@@ -66,7 +66,7 @@ def test_miss_then_hit_returns_the_stored_run(profile, tmp_path):
 
 def test_changed_profile_or_code_trains_again(profile, tmp_path, monkeypatch):
     run("_toy", profile, registry=tmp_path)
-    run("_toy", profile.with_(training={"epochs": 2}), registry=tmp_path)
+    run("_toy", profile.with_(training={"steps": 20}), registry=tmp_path)
     assert CALLS == ["toy", "toy"]
     monkeypatch.setattr(hl.experiments, "code_version", lambda modules=None: "changed")
     run("_toy", profile, registry=tmp_path)

@@ -16,7 +16,7 @@ def tiny_profile():
     import hybridlib as hl
 
     return hl.config.get_profile("ci").with_(
-        data={"n_materials": 120}, training={"epochs": 2},
+        data={"n_materials": 120}, training={"steps": 4},
         model={"hidden": 8, "n_conv": 1, "rf_trees": 5, "alignn_layers": 1, "gcn_layers": 1})
 
 

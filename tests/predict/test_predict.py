@@ -48,7 +48,7 @@ def test_one_structure_alone_agrees_with_the_batch_to_float32_precision(tiny):
 
 def test_a_changed_recipe_finds_no_weights_and_says_how_to_train(tiny):
     profile, registry, _ = tiny
-    changed = profile.with_(training={"epochs": 3})
+    changed = profile.with_(training={"steps": 6})
     assert experiment_key("cgcnn", changed) != experiment_key("cgcnn", profile)
     with pytest.raises(MissingRunError) as error:
         Predictor(["rf_magpie", "cgcnn"], changed, registry=registry)
@@ -62,7 +62,7 @@ def test_weights_copied_under_another_key_are_refused(tiny, tmp_path):
     profile, registry, _ = tiny
     copy = tmp_path / "runs"
     shutil.copytree(registry, copy)
-    changed = profile.with_(training={"epochs": 3})
+    changed = profile.with_(training={"steps": 6})
     old, new = experiment_key("cgcnn", profile), experiment_key("cgcnn", changed)
     for path in (copy / "cgcnn" / f"{old}.npz", copy / "cgcnn" / "weights" / f"{old}.npz"):
         shutil.copy(path, path.with_name(path.name.replace(old, new)))

@@ -56,7 +56,7 @@ def test_a_recorded_model_rebuilds_to_identical_outputs(name):
     rebuilt.load_state_dict(model.state_dict(), strict=True)
     rebuilt.eval()
     graphs = _graphs(**graph_options)
-    fit = lambda m: FitResult(m, [], 0, 0.0, np.zeros(m.n_targets), np.ones(m.n_targets))
+    fit = lambda m: FitResult(m, [], 0, 0, 0, 0.0, np.zeros(m.n_targets), np.ones(m.n_targets))
     assert np.array_equal(fit(rebuilt).predict(graphs), fit(model).predict(graphs))
 
 
@@ -95,7 +95,7 @@ def test_a_model_changed_after_construction_is_reported_not_stored(mp_small, cha
     with weights.recording() as log:
         model = CGCNN(hidden=8, n_conv=1)
     change(model)  # something its constructor arguments do not say
-    result = FitResult(model.eval(), [], 0, 0.0, np.zeros(1), np.ones(1))
+    result = FitResult(model.eval(), [], 0, 0, 0, 0.0, np.zeros(1), np.ones(1))
     payload = weights.graph_weights(result, log, mp_small.head(5), ["e_form"], GraphParams(),
                                     comp_preset=None, line_graph=False, check_graphs=_graphs())
     assert payload.kind == "unavailable"

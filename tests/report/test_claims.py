@@ -101,7 +101,7 @@ def chapter_guard(profile) -> pd.DataFrame:
 
 
 def test_a_stored_metric_that_flips_the_ranking_fails_the_build():
-    profile = hl.config.get_profile("ci").with_(training={"epochs": 1})
+    profile = hl.config.get_profile("ci").with_(training={"steps": 10})
     ranked = chapter_guard(profile)  # trains the two toy runs into the private registry
     assert ranked["label"].tolist() == ["1", "2"]
 

@@ -52,7 +52,7 @@ def _toy_experiments():
 
 @pytest.fixture
 def profile():
-    return hl.config.get_profile("ci").with_(training={"epochs": 1})
+    return hl.config.get_profile("ci").with_(training={"steps": 10})
 
 
 def _dataset(grouped: bool) -> pd.DataFrame:

@@ -25,7 +25,7 @@ def sample(mp_sample):
 @pytest.fixture(scope="module")
 def tiny():
     return hl.config.get_profile("ci").with_(
-        training={"epochs": 2, "patience": 2, "batch_size": 32},
+        training={"steps": 4, "batch_size": 32},
         model={"hidden": 8, "n_conv": 1, "rf_trees": 5})
 
 
