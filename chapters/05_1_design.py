@@ -49,7 +49,7 @@ hl.setup(seed=0)
 profile = hl.config.get_profile()
 df = hl.data.load_dataset(profile)
 print(f"profile = {profile.name}, materials = {len(df)}")
-df["split"].value_counts()
+hl.tables.show(df["split"].value_counts(), labels={"split": "分割"})
 
 # %% tags=["remove-cell"]
 hl.glue("n_materials", len(df))
@@ -62,7 +62,10 @@ hl.glue("share_metal", float((df["band_gap"] == 0).mean() * 100))
 # 本書の既定のデータは、Materials Project {cite}`jain2013materials` の結晶から CDVAE {cite}`xie2022cdvae` が選んだ MP-20（単位胞 20 原子以下、ICSD 由来、凸包から 0.08 eV/atom 以内）の一部です。このページでは {glue:text}`n_materials` 物質を使っています（プロファイル{glue:text}`profile_name`）。各物質は生成エネルギー `e_form`（eV/atom）とバンドギャップ`band_gap`（eV）の両方を持ちます。分割（`split`）は物質 ID のハッシュだけで決まるので、行の順序を変えても同じ物質は同じ側に入ります。テストデータはモデル選択に一切使いません。
 
 # %%
-df[["material_id", "formula", "n_sites", "e_form", "band_gap"]].head()
+hl.tables.show(df.head(),
+               ["material_id", "formula", "n_sites", "e_form", "band_gap"],
+               labels={"material_id": "物質 ID", "formula": "組成式",
+                       "n_sites": "単位胞の原子数"})
 
 # %% tags=["remove-cell"]
 # Figure: target distributions (built here, placed by the glue:figure directive below)
@@ -101,7 +104,11 @@ poly_e = hl.analysis.polymorph_groups(df, "e_form")
 poly_gap = hl.analysis.polymorph_groups(df, "band_gap")
 print(f"{len(poly_e)} formulas occur as 2 or more crystals "
       f"({poly_e['n'].sum()} materials)")
-poly_gap.drop(columns="material_ids").head(6)
+hl.tables.show(poly_gap.head(6), ["formula", "n", "min", "max", "range"],
+               labels={"formula": "組成式",
+                       "min": "バンドギャップの最小 (eV)",
+                       "max": "バンドギャップの最大 (eV)",
+                       "range": "バンドギャップの幅 (eV)"})
 
 # %% [markdown]
 # 組成特徴量は組成だけの関数なので、多形どうしでは **完全に同じベクトル** になります。実際に Magpie 特徴量 {cite}`ward2016general` を計算して確かめます。
@@ -122,7 +129,8 @@ print("largest difference between their Magpie vectors:", np.nanmax(spread))
 rows = df[df["formula"].isin(poly_e["formula"])]
 floor = pd.Series({t: hl.analysis.composition_only_floor(rows, t)
                    for t in ("e_form", "band_gap")}, name="MAE floor")
-floor
+hl.tables.show(floor.rename_axis("target"),
+               labels={"MAE floor": "組成だけのモデルの MAE の下限"})
 
 # %% tags=["remove-cell"]
 hl.glue("floor_e_form", floor["e_form"])

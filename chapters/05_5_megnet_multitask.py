@@ -115,7 +115,8 @@ SINGLE = {"cgcnn": "CGCNN", "megnet_e_form": "MEGNet（原子特徴量表）",
 single = training_plots.training_summary(SINGLE, profile, labels=SINGLE)
 
 # %%
-single.round({"mae": 4, "train_time_s": 0})
+hl.tables.show(single, ["model", "mae", "best_epoch", "epochs_run",
+                        "steps_run", "train_time_s"])
 
 # %% tags=["remove-cell"]
 m = single["mae"]
@@ -156,7 +157,7 @@ fusion = hl.tables.metrics_table(FUSION, "e_form", profile)
 fusion["model"] = fusion["experiment"].map(FUSION)
 
 # %%
-fusion[["model", "mae", "rmse", "r2", "train_time_s"]].round(4)
+hl.tables.show(fusion, ["model", "mae", "rmse", "r2", "train_time_s"])
 
 # %% tags=["remove-cell"]
 f = fusion.set_index("experiment")["mae"]

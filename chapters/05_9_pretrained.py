@@ -78,8 +78,10 @@ print(f"profile = {profile.name}, MP = {len(mp)}, "
 X = fp.chgnet_embeddings(mp["structure"][:3], mp["material_id"][:3],
                          progress=False)
 print(X.shape, X.dtype)
-pd.DataFrame(X[:, :6], index=mp["material_id"][:3],
-             columns=fp.embedding_labels()[:6]).round(3)
+preview = pd.DataFrame(X[:, :6], index=mp["material_id"][:3],
+                       columns=fp.embedding_labels()[:6])
+headers = {c: f"埋め込み {k}" for k, c in enumerate(preview.columns)}
+hl.tables.show(preview, labels={"material_id": "物質 ID", **headers})
 
 # %% [markdown]
 # 計算にかかる時間を、キャッシュを使わずにそれぞれ 100 構造で測ります（このページを実行したマシンでの値です）。ペロブスカイトは 1 セル 5 原子なので、MP サンプル（最大 20 原子）より速く計算できます。
@@ -98,7 +100,11 @@ speed = pd.Series({"MP": structures_per_second(mp),
 cost = pd.DataFrame({"structures/s": speed,
                      "materials": [len(mp), len(perov)]})
 cost["minutes (estimate)"] = cost["materials"] / cost["structures/s"] / 60
-cost.round(2)
+names = {"MP": "MP サンプル", "perovskites": "ペロブスカイト"}
+hl.tables.show(cost.rename(index=names).rename_axis("data"),
+               labels={"data": "データ", "structures/s": "毎秒の構造数",
+                       "materials": "物質数",
+                       "minutes (estimate)": "全物質の推定計算時間（分）"})
 
 # %% tags=["remove-cell"]
 assert X.shape == (3, fp.EMBEDDING_DIM) and np.isfinite(X).all()
@@ -127,19 +133,29 @@ MP_MODELS = ["rf_magpie", "rf_chgnet", "rf_magpie_chgnet", "cgcnn",
 mp_table = hl.tables.metrics_table(MP_MODELS, "e_form", profile)
 
 # %%
-mp_table[["experiment", "mae", "rmse", "r2", "train_time_s"]].round(4)
+hl.tables.show(mp_table, ["experiment", "mae", "rmse", "r2", "train_time_s"])
 
 # %% [markdown]
-# テスト MAE の差が偶然の範囲を超えるかを、**対応のあるブートストラップ** で調べます。テストの物質を復元抽出で選び直した集合（既定で 2000 回）の上で、二つのモデルを **同じ物質で** 採点し、MAE の差 $\Delta = \mathrm{MAE}_a - \mathrm{MAE}_b$ の分布の 2.5〜97.5 % 点を 95 % 区間とします（`xp.paired_bootstrap`）。$\Delta > 0$ なら b（候補）の方が良く、区間が 0 をまたぐなら、このテストデータの大きさでは差があるとは言えません。`gain` は相対的な改善 $1 - \mathrm{MAE}_b / \mathrm{MAE}_a$ です。
+# テスト MAE の差が偶然の範囲を超えるかを、**対応のあるブートストラップ** で調べます。テストの物質を復元抽出で選び直した集合（既定で 2000 回）の上で、二つのモデルを **同じ物質で** 採点し、MAE の差 $\Delta = \mathrm{MAE}_a - \mathrm{MAE}_b$ の分布の 2.5〜97.5 % 点を 95 % 区間とします（`xp.paired_bootstrap`）。$\Delta > 0$ なら b（候補）の方が良く、区間が 0 をまたぐなら、このテストデータの大きさでは差があるとは言えません。「相対改善」は $1 - \mathrm{MAE}_b / \mathrm{MAE}_a$ です。
 
 # %%
-COLUMNS = ["baseline", "candidate", "mae_a", "mae_b", "diff", "diff_low",
-           "diff_high", "gain", "gain_low", "gain_high"]
+def show_comparison(table, unit):
+    """A comparison_table with Japanese headers (a: baseline, b: candidate)."""
+    shown = table.assign(
+        diff_ci=hl.tables.interval_column(table, "diff", signed=True),
+        gain_ci=hl.tables.interval_column(table, "gain", 3, signed=True))
+    labels = {"baseline": "a（基準）", "candidate": "b（候補）",
+              "mae_a": f"MAE a ({unit})", "mae_b": f"MAE b ({unit})",
+              "diff_ci": f"差 Δ = a − b [95 % 区間] ({unit})",
+              "gain_ci": "相対改善 1 − b/a [95 % 区間]"}
+    return hl.tables.show(shown, list(labels), labels=labels)
+
+
 MP_PAIRS = [("rf_magpie", "rf_magpie_chgnet"), ("rf_magpie", "rf_chgnet"),
             ("early_fusion", "mlp_magpie_chgnet"),
             ("stacking", "stacking_chgnet")]
 mp_cmp = xp.comparison_table(MP_PAIRS, "e_form", profile)
-mp_cmp[COLUMNS].round(4)
+show_comparison(mp_cmp, "eV/atom")
 
 # %% [markdown]
 # バンドギャップでも、森に埋め込みを加えた効果を同じ方法で測ります。
@@ -147,7 +163,7 @@ mp_cmp[COLUMNS].round(4)
 # %%
 gap_cmp = xp.comparison_table([("rf_magpie", "rf_magpie_chgnet")],
                               "band_gap", profile)
-gap_cmp[COLUMNS].round(4)
+show_comparison(gap_cmp, "eV")
 
 # %% tags=["remove-cell"]
 def glue_verdict(name, row):
@@ -177,7 +193,9 @@ perov_table = hl.tables.metrics_table(PEROV_MODELS, "heat_all", profile)
 all_perov = load_perovskites()
 
 # %%
-perov_table[["experiment", "mae", "rmse", "r2", "train_time_s"]].round(4)
+hl.tables.show(perov_table,
+               ["experiment", "mae", "rmse", "r2", "train_time_s"],
+               unit="eV/セル")
 
 # %% [markdown]
 # このデータには、**組成が同じで構造の違う** 物質の組があります（データ全体では物質の {glue:text}`twin_all_59:.0f` %）。組成だけを見る Magpie の特徴量は、組の二つを区別できません。同じ組成がこのプロファイルの表に 2 回以上現れる物質と、そうでない物質とで、Magpie の森の誤差を比べます。
@@ -187,9 +205,10 @@ test = hl.experiments.run("perov_rf_magpie", profile).predictions
 test = test[test["split"] == "test"].merge(perov[["material_id", "formula"]])
 twin = test["formula"].isin(perov["formula"][perov["formula"].duplicated()])
 error = (test["heat_all_pred"] - test["heat_all"]).abs()
-pd.Series({"share of twins (test)": twin.mean(),
-           "MAE twins (eV/cell)": error[twin].mean(),
-           "MAE others (eV/cell)": error[~twin].mean()}).round(3)
+hl.tables.show(pd.Series({
+    "テスト物質のうち同じ組成の相手がいるものの割合": twin.mean(),
+    "MAE：同じ組成の相手がいる物質 (eV/セル)": error[twin].mean(),
+    "MAE：それ以外の物質 (eV/セル)": error[~twin].mean()}))
 
 # %%
 PEROV_PAIRS = [("perov_rf_magpie", "perov_rf_magpie_chgnet"),
@@ -197,7 +216,7 @@ PEROV_PAIRS = [("perov_rf_magpie", "perov_rf_magpie_chgnet"),
                ("perov_cgcnn", "perov_rf_magpie_chgnet"),
                ("perov_rf_magpie", "perov_mlp_magpie_chgnet")]
 perov_cmp = xp.comparison_table(PEROV_PAIRS, "heat_all", profile)
-perov_cmp[COLUMNS].round(4)
+show_comparison(perov_cmp, "eV/セル")
 
 # %% tags=["remove-cell"]
 for key, row in zip(["rf", "cgcnn", "pre", "mlp"],
@@ -280,9 +299,10 @@ overlap = xp.structure_overlap(all_perov, hl.data.load_mp_sample())
 
 # %%
 same = overlap[overlap["same_structure"]]
-pd.Series({"perovskites": len(all_perov),
-           "same formula in the MP sample": overlap["query_id"].nunique(),
-           "same crystal in the MP sample": same["query_id"].nunique()})
+hl.tables.show(pd.Series({
+    "ペロブスカイト（全体）": len(all_perov),
+    "MP サンプルに同じ化学式があるもの": overlap["query_id"].nunique(),
+    "MP サンプルに同じ結晶があるもの": same["query_id"].nunique()}, name="n"))
 
 # %% tags=["remove-cell"]
 hl.glue("n_formula_59", overlap["query_id"].nunique())
@@ -314,14 +334,21 @@ shift = {n: hl.experiments.run(n, profile)
          for n in ("shift_rf_magpie", "shift_rf_magpie_chgnet")}
 
 # %%
-shift_cmp[COLUMNS].round(4)
+show_comparison(shift_cmp, "eV/セル")
 
 # %% [markdown]
 # 入力の分布のずれも測れます。MP の訓練データの特徴量（標準化したもの）で、各テスト物質に最も近い訓練物質までの距離の中央値を、MP のテスト物質とペロブスカイトのテスト物質で比べます。目的変数を使わないので、単位の問題はありません。
 
 # %%
-pd.DataFrame({name: run.extra["nn_distance_median"]
-              for name, run in shift.items()}).round(3)
+medians = pd.DataFrame({name: run.extra["nn_distance_median"]
+                        for name, run in shift.items()})
+rows = {"mp_test": "MP のテスト物質",
+        "perovskite_test": "ペロブスカイトのテスト物質"}
+hl.tables.show(medians.rename(index=rows).rename_axis("query"),
+               labels={"query": "テスト物質",
+                       "shift_rf_magpie": "距離の中央値：Magpie",
+                       "shift_rf_magpie_chgnet":
+                           "距離の中央値：Magpie ⊕ CHGNet"})
 
 # %% tags=["remove-cell"]
 for key, row in zip(["rf", "fused", "emb"], shift_cmp.to_dict("records")):
