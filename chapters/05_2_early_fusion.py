@@ -175,8 +175,7 @@ ablation = training_plots.training_summary(ABLATION, profile, labels=ABLATION)
 cgcnn_mae = ablation.loc["cgcnn", "mae"]
 ablation["vs CGCNN %"] = 100 * (ablation["mae"] / cgcnn_mae - 1)
 hl.tables.show(ablation, ["model", "mae", "vs CGCNN %", "best_epoch",
-                          "epochs_run", "steps_run", "train_time_s"],
-               labels={"vs CGCNN %": "CGCNN に対する MAE の変化 (%)"})
+                          "epochs_run", "steps_run", "train_time_s"])
 
 # %% tags=["remove-cell"]
 change = ablation["vs CGCNN %"]

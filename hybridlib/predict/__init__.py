@@ -58,11 +58,19 @@ class MissingRunError(LookupError):
     """Some requested models have no usable stored run; the message says how to create them."""
 
 
-def book_models() -> list[str]:
-    """Every experiment of the book (the registered ones, private ``_`` names left out)."""
-    from ..experiments import available
+#: Experiments whose runs are not offered for a reader's crystal: the CHGNet-embedding runs
+#: of chapter 5.9 need the optional ``chgnet`` package at prediction time, and their
+#: perovskite and MP -> perovskite runs predict another data set's target.
+NOT_PREDICTED_MODULES = ("hybridlib.experiments.pretrained",)
 
-    return [name for name in available() if not name.startswith("_")]
+
+def book_models() -> list[str]:
+    """Every experiment of the book that predicts an MP crystal from its structure or formula
+    (the registered ones; private ``_`` names and :data:`NOT_PREDICTED_MODULES` left out)."""
+    from ..experiments import _lookup, available
+
+    return [name for name in available() if not name.startswith("_")
+            and _lookup(name).runner.__module__ not in NOT_PREDICTED_MODULES]
 
 
 def _unit(target: str) -> str:

@@ -172,6 +172,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "gap_mae_nonmetal": ("ギャップ MAE：非金属 (eV)", "error"),
     "e_form_mae change %": ("生成エネルギー MAE の変化 (%)", "percent"),
     "band_gap_mae change %": ("バンドギャップ MAE の変化 (%)", "percent"),
+    "vs CGCNN %": ("CGCNN に対する MAE の変化 (%)", "percent"),
     "weights": ("タスクの重み (e_form / gap)", "text"),
     "e_form": ("生成エネルギー (eV/atom)", "fixed3"), "band_gap": ("バンドギャップ (eV)", "fixed3"),
     "w_composition": ("組成側の重み", "fixed3"), "w_structure": ("構造側の重み", "fixed3"),
