@@ -11,10 +11,11 @@ import json
 import os
 import zlib
 from pathlib import Path
+from typing import Iterable
 
 __all__ = ["DataNotFoundError", "DataFormatError", "EmptyDatasetError", "SAMPLE_FILE",
            "PACKAGED_DATA_DIR", "DATA_ENV", "CACHE_ENV", "data_dir", "sample_path", "cache_dir",
-           "read_json_gz"]
+           "read_json_gz", "read_records"]
 
 SAMPLE_FILE = "mp_hybrid_sample.json.gz"
 DATA_ENV, CACHE_ENV = "HYBRIDLIB_DATA_DIR", "HYBRIDLIB_CACHE_DIR"
@@ -83,3 +84,27 @@ def read_json_gz(path: Path) -> list:
             f"cannot read {path}: the file is truncated or corrupted ({type(exc).__name__}: "
             f"{exc}); restore it from its source (its README gives the sha256)"
         ) from exc
+
+
+def read_records(path: Path, required: Iterable[str]) -> list[dict]:
+    """The records of a ``.json.gz`` data file: a list of dicts, each with every ``required``
+    key and a unique ``material_id``.
+
+    Raises:
+        DataFormatError: the file is unreadable, not a list of records, a record lacks a
+            required key (named with its ``material_id``), or an id repeats.
+    """
+    records = read_json_gz(path)
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise DataFormatError(f"{path}: expected a JSON list of records")
+    required = {"material_id", *required}
+    for record in records:
+        missing = required - record.keys()
+        if missing:
+            raise DataFormatError(
+                f"{path}: record {record.get('material_id', '<no material_id>')!r} lacks "
+                f"{sorted(missing)}")
+    ids = [str(r["material_id"]) for r in records]
+    if len(set(ids)) != len(ids):
+        raise DataFormatError(f"{path}: material_id values are not unique")
+    return records

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paths import DATA_ENV, DataFormatError, DataNotFoundError, data_dir, read_json_gz
+from .paths import DATA_ENV, DataFormatError, DataNotFoundError, data_dir, read_records
 from .sample import NO_PAULING_WARNING, add_descriptors, clean_targets, parse_structures
 
 __all__ = ["PEROVSKITE_FILE", "PEROVSKITE_SHA256", "PEROVSKITE_TARGETS", "SITES_PER_CELL",
@@ -69,18 +69,8 @@ def load_perovskites(path: str | Path | None = None, *, verify: bool = True,
             f"package, or point it at a folder holding {PEROVSKITE_FILE}.")
     if verify:
         _check_digest(path, PEROVSKITE_SHA256)
-    records = read_json_gz(path)
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise DataFormatError(f"{path}: expected a JSON list of records")
-    required = {"material_id", "structure", *PEROVSKITE_TARGETS}
-    for record in records:
-        missing = required - record.keys()
-        if missing:
-            raise DataFormatError(f"{path}: record {record.get('material_id', '<no material_id>')!r}"
-                                  f" lacks {sorted(missing)}")
+    records = read_records(path, PEROVSKITE_TARGETS)
     ids = [str(r["material_id"]) for r in records]
-    if len(set(ids)) != len(ids):
-        raise DataFormatError(f"{path}: material_id values are not unique")
     df = pd.DataFrame({"material_id": ids, **{
         t: [r[t] if r[t] is not None else math.nan for r in records] for t in PEROVSKITE_TARGETS}})
     df = clean_targets(df, PEROVSKITE_TARGETS, strict=strict)

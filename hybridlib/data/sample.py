@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
-from .paths import (DataFormatError, DataNotFoundError, EmptyDatasetError, read_json_gz,
+from .paths import (DataFormatError, DataNotFoundError, EmptyDatasetError, read_records,
                     sample_path)
 from .tables import require_columns
 
@@ -116,19 +116,8 @@ def load_mp_sample(path: str | Path | None = None, *, strict: bool = False) -> p
     path = Path(path) if path is not None else sample_path()
     if not path.is_file():
         raise DataNotFoundError(f"offline sample not found: {path}")
-    records = read_json_gz(path)
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise DataFormatError(f"{path}: expected a JSON list of records")
-    required = {"material_id", "structure", *TARGETS}
-    for record in records:
-        missing = required - record.keys()
-        if missing:
-            raise DataFormatError(
-                f"{path}: record {record.get('material_id', '<no material_id>')!r} lacks "
-                f"{sorted(missing)}")
-    ids = [r["material_id"] for r in records]
-    if len(set(ids)) != len(ids):
-        raise DataFormatError(f"{path}: material_id values are not unique")
+    records = read_records(path, TARGETS)
+    ids = [str(r["material_id"]) for r in records]
     df = pd.DataFrame({
         "material_id": ids,
         **{t: [r[t] if r[t] is not None else math.nan for r in records] for t in TARGETS},
