@@ -124,10 +124,20 @@ hl.glue("megnet_vs_cgcnn_55", m["megnet_e_form"] / m["cgcnn"])
 hl.glue("embedding_vs_table_55", 100 * (m["megnet_e_form_embedding"] / m["megnet_e_form"] - 1))
 gain = 100 * (m["megnet_e_form_embedding"] / m["megnet_e_form"] - 1)
 hl.glue("embedding_verdict_55", "悪く" if gain > 0 else "良く")
-hl.glue("embedding_conclusion_55",
-        "化学的な入力の方が有利でした" if gain > 3 else
-        "両者の差は小さく、一つの乱数の種の学習では区別できません" if gain > -3 else
-        "埋め込みを学習した方がむしろ良い結果でした")
+embedding = hl.tables.difference_table(
+    ["megnet_e_form", "megnet_e_form_embedding"], "megnet_e_form", "e_form",
+    profile).set_index("experiment").loc["megnet_e_form_embedding"]
+hl.glue("embedding_conclusion_55", {
+    "worse": "化学的な入力の方が有利でした（MAE の差の 95 % 区間は "
+             f"[{embedding['diff_low']:+.4f}, {embedding['diff_high']:+.4f}] "
+             "eV/atom で、ゼロを含みません）",
+    "tie": "MAE の差の 95 % 区間が "
+           f"[{embedding['diff_low']:+.4f}, {embedding['diff_high']:+.4f}] "
+           "eV/atom とゼロを含み、このデータ量では区別できません",
+    "better": "埋め込みを学習した方がむしろ良い結果でした（MAE の差の 95 % 区間は "
+              f"[{embedding['diff_low']:+.4f}, {embedding['diff_high']:+.4f}] "
+              "eV/atom で、ゼロを含みません）",
+}[embedding["verdict"]])
 counts = df[df["split"] == "train"]["formula"].str.findall(r"[A-Z][a-z]?").explode()
 counts = counts.value_counts()
 hl.glue("n_rare_elements_55", int((counts < 20).sum()))
@@ -153,20 +163,28 @@ FUSION = {"megnet_e_form": "MEGNet（u = 0）",
           "megnet_state_fusion": "MEGNet（u = 組成）",
           "early_fusion": "Early Fusion（5.2 節）",
           "late_fusion_val": "Late Fusion（5.3 節）"}
-fusion = hl.tables.metrics_table(FUSION, "e_form", profile)
+fusion = hl.tables.difference_table(FUSION, "megnet_e_form", "e_form", profile)
 fusion["model"] = fusion["experiment"].map(FUSION)
+fusion["diff (95 %)"] = hl.tables.interval_column(fusion, "diff", signed=True)
 
 # %%
-hl.tables.show(fusion, ["model", "mae", "rmse", "r2", "train_time_s"])
+hl.tables.show(fusion, ["model", "mae", "diff (95 %)", "verdict", "rmse", "r2",
+                        "train_time_s"])
 
 # %% tags=["remove-cell"]
 f = fusion.set_index("experiment")["mae"]
 hl.glue("state_vs_megnet_55", 100 * (f["megnet_state_fusion"] / f["megnet_e_form"] - 1))
 hl.glue("state_fusion_mae_55", f["megnet_state_fusion"])
 hl.glue("best_fusion_55", FUSION[f.idxmin()])
+state = fusion.set_index("experiment").loc["megnet_state_fusion", "verdict"]
+hl.glue("state_verdict_55", {
+    "better": "差の 95 % 区間はゼロを含まず、組成を状態に入れると良くなったと言えます",
+    "tie": "差の 95 % 区間はゼロを含み、このデータ量では区別できません",
+    "worse": "差の 95 % 区間はゼロを含まず、組成を状態に入れると悪くなったと言えます",
+}[state])
 
 # %% [markdown]
-# 組成を大域状態に入れた MEGNet のテスト MAE は {glue:text}`state_fusion_mae_55:.4f` eV/atom で、状態を使わない MEGNet に対して {glue:text}`state_vs_megnet_55:+.1f` % でした（負なら改善）。この表の中で最も MAE が小さかったのは「{glue:text}`best_fusion_55`」です。どの融合が本当に良いと言えるかは、乱数の種によるばらつきと合わせて 5.6 節で判断します。
+# 組成を大域状態に入れた MEGNet のテスト MAE は {glue:text}`state_fusion_mae_55:.4f` eV/atom で、状態を使わない MEGNet に対して {glue:text}`state_vs_megnet_55:+.1f` % でした（負なら改善）。表の「差 [95 % 区間]」は MEGNet（u = 0）との MAE の差とその 95 % 区間（5.3 節のブートストラップ）で、{glue:text}`state_verdict_55`。この表の中で最も MAE が小さかったのは「{glue:text}`best_fusion_55`」です。どの融合が本当に良いと言えるかは、乱数の種によるばらつきと合わせて 5.6 節で判断します。
 
 # %% [markdown]
 # ## 5.5.6 タスクの重み $\lambda$
