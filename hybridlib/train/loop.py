@@ -254,11 +254,12 @@ def _optimizer_and_schedule(model: nn.Module, weighting: nn.Module | None,
 
 # ------------------------------------------------------------------------------- fit
 
-def train_epoch(model: nn.Module, loader, optimizer, scheduler, *, mean: Tensor, std: Tensor,
-                loss: str = "l1", weighting: nn.Module | None = None, grad_clip: float = 0.0,
+def train_epoch(model: nn.Module, loader, optimizer, scheduler, *,
+                mean: Tensor, std: Tensor, loss: str = "l1",
+                weighting: nn.Module | None = None, grad_clip: float = 0.0,
                 device="cpu") -> float:
-    """One pass over the training batches: standardize, predict, loss, step. Returns the
-    mean training loss (standardized units)."""
+    """One pass over the training batches: standardize, predict, loss, step.
+    Returns the mean training loss (standardized units)."""
     model.train()
     if weighting is not None:
         weighting.train()
@@ -268,10 +269,14 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler, *, mean: Tensor,
         batch = batch.to(device)
         target = (batch.y.reshape(batch.num_graphs, -1) - mean) / std
         per_task = _per_task_loss(model(batch), target, loss)
-        value = weighting(per_task) if weighting is not None else per_task.mean()
+        if weighting is not None:
+            value = weighting(per_task)
+        else:
+            value = per_task.mean()
         if not torch.isfinite(value):
-            raise FloatingPointError(f"the training loss became {value.item()} (NaN/inf); "
-                                     f"lower the learning rate or check the inputs")
+            raise FloatingPointError(
+                f"the training loss became {value.item()} (NaN/inf); "
+                "lower the learning rate or check the inputs")
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         if grad_clip > 0:
