@@ -127,8 +127,8 @@ def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
     profile = ctx.profile
     targets = ctx.targets(targets)
     frames = split_frames(ctx.table())
-    graph_params = profile.with_(graph=graph or {}).graph
-    graphs = graph_splits(frames, targets, profile.with_(graph=graph or {}),
+    model_profile = profile.with_(graph=graph or {})
+    graphs = graph_splits(frames, targets, model_profile,
                           comp_preset=comp_preset, line_graph=line_graph)
     torch.manual_seed(profile.training.seed)
     with weights.recording() as construction:  # constructor arguments, to rebuild the model
@@ -154,7 +154,7 @@ def fit_graph_model(ctx: RunContext, build_model: Callable[[list], nn.Module],
                "steps_run": result.steps,
                "seconds_per_epoch": result.train_seconds / result.epochs},
         weights=weights.graph_weights(result, construction, frames["train"], targets,
-                                      graph_params, comp_preset=comp_preset,
+                                      model_profile.graph, comp_preset=comp_preset,
                                       line_graph=line_graph, check_graphs=graphs["val"][:64]))
     return outcome, result
 
