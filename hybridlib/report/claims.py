@@ -10,7 +10,7 @@ A chapter never types "A is better than B". It either
   :class:`ClaimError` instead of printing it.
 
 :func:`rank_with_ties` ranks models by how many others beat them beyond doubt, so models
-that cannot be told apart share a rank.
+that cannot be told apart share a rank; ranks never decrease as the MAE grows.
 
 Introduced in: chapter 5.3.
 """
@@ -113,10 +113,14 @@ def rank_with_ties(predictions: pd.DataFrame, *, n_boot: int = N_BOOT, level: fl
                    seed: int = 0) -> pd.DataFrame:
     """Rank the runs of ``predictions`` by MAE, with ties where the data cannot decide.
 
-    A run's rank is 1 + the number of runs whose MAE is lower with a paired bootstrap
-    interval of the difference that excludes zero. Runs that no other run beats share rank
-    1; a run ranked 3 is beaten beyond doubt by exactly two others. All pairs use the same
-    resamples.
+    Each run first counts the runs that beat it beyond doubt (lower MAE, with a paired
+    bootstrap interval of the difference that excludes zero); all pairs use the same
+    resamples. Its rank is 1 + that count, raised to the rank of any run with a lower MAE
+    (the cumulative maximum along the MAE order), so ranks never decrease as the MAE
+    grows: a run is never ranked ahead of a run with a lower MAE. Runs that share a rank
+    are tied. Runs that no other run beats, and that have no beaten run below them in MAE,
+    share rank 1; a run ranked 3 is beaten beyond doubt by two others, or by fewer while
+    a run with a lower MAE is beaten by two.
 
     Returns:
         Index: run; columns ``mae, rank, tied`` (another run has the same rank),
@@ -136,10 +140,13 @@ def rank_with_ties(predictions: pd.DataFrame, *, n_boot: int = N_BOOT, level: fl
             if i != j:
                 _, high = percentile_interval(means[:, j] - means[:, i], level)
                 beaten_by[i] += high < 0
-    best = int(np.argmin(mae))
+    order = np.argsort(mae, kind="stable")
+    rank = np.empty(len(names), dtype=int)
+    rank[order] = np.maximum.accumulate(beaten_by[order] + 1)
+    best = int(order[0])
     bounds = [percentile_interval(means[:, i] - means[:, best], level) if i != best
               else (0.0, 0.0) for i in range(len(names))]
-    table = pd.DataFrame({"mae": mae, "rank": beaten_by + 1,
+    table = pd.DataFrame({"mae": mae, "rank": rank,
                           "diff_best": mae - mae[best],
                           "diff_best_low": [b[0] for b in bounds],
                           "diff_best_high": [b[1] for b in bounds]}, index=pd.Index(names))

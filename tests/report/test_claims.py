@@ -49,6 +49,24 @@ def test_ranking_marks_ties_and_counts_who_beats_whom():
         claims.rank_with_ties(pd.DataFrame({"y": [0.0]}))
 
 
+def test_ranks_never_decrease_as_the_mae_grows():
+    """n is beaten by nobody beyond doubt, yet m (lower MAE) is beaten by a: n shares m's
+    rank instead of being ranked ahead of it."""
+    errors = np.random.default_rng(0).uniform(0.05, 0.15, size=20)
+    wobble = np.where(np.arange(20) % 2, 0.08, -0.08)
+    table = pd.DataFrame({"y": 0.0, "a": errors, "m": errors + 0.02,
+                          "n": errors + 0.03 + wobble})
+    assert claims.compare(table, "m", "a").winner == "a"
+    assert claims.compare(table, "n", "a").winner is None
+    assert claims.compare(table, "n", "m").winner is None
+    ranked = claims.rank_with_ties(table)
+    assert ranked.index.tolist() == ["a", "m", "n"]  # MAE order
+    assert ranked["rank"].tolist() == [1, 2, 2]
+    assert ranked["label"].tolist() == ["1", "2=", "2="]
+    assert ranked["mae"].is_monotonic_increasing and ranked["rank"].is_monotonic_increasing
+    assert claims.top_group(ranked) == ["a"]
+
+
 def test_guards_raise_claim_errors():
     claims.require(True, "always")
     with pytest.raises(claims.ClaimError, match="RF に偏る"):
