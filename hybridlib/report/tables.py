@@ -20,6 +20,7 @@ __all__ = ["MODELS", "MULTITASK_RUNS", "COLUMNS", "show", "metrics_table", "mult
            "SEEDS", "test_predictions", "ranked_table", "difference_table",
            "error_by_class_table", "stored_run", "seed_table",
            "unseen_formula_table", "formula_split_profile", "grouped_split_table",
+           "rank_reversals",
            "SINGLE_TASK_BASELINES", "transfer_intervals", "interval_column",
            "mean_sd_column"]
 
@@ -319,7 +320,8 @@ def show(table: pd.DataFrame | pd.Series, columns: Sequence | None = None, *,
 # Introduced in: chapter 5.3 (intervals) and 5.6 (ranks, seeds, unseen formulas, split).
 # =============================================================================================
 
-#: Seeds of the repeated trainings (``profile.with_(seed=k)``); seed 0 is the ordinary run.
+#: Model seeds (``profile.training.seed``) of the repeated trainings; 0 is the ordinary
+#: run. The data seed (``profile.seed``, which draws the split) stays the profile's own.
 SEEDS = (0, 1, 2)
 
 
@@ -444,23 +446,29 @@ def stored_run(name: str, profile: Profile | str | None = None):
 def seed_table(names: Iterable[str], target: str = "e_form",
                profile: Profile | str | None = None,
                seeds: Iterable[int] = SEEDS) -> pd.DataFrame:
-    """Test MAE over the stored repeated trainings (``profile.with_(seed=k)``) of each run.
+    """Test MAE over the stored repeated trainings of each run with other model seeds.
 
-    Runs that are not stored are skipped (nothing is trained here), so on a profile without
-    seed runs ``n_seeds`` is 1 and ``mae_sd`` NaN.
+    The runs are those of :func:`hybridlib.experiments.seed_profiles` (the profile with
+    ``training.seed = k`` for each ``k`` of ``seeds``), which the warm-up stores for the
+    headline models: same data, same split and same test materials, only the model's
+    seed (initial weights, mini-batch order, the forest's bootstrap) changes. Runs that
+    are not stored are skipped (nothing is trained here), so on a profile without seed
+    runs ``n_seeds`` is 1 and ``mae_sd`` NaN.
 
     Returns:
-        Index: experiment; ``n_seeds, mae_mean, mae_sd, seeds`` (the seeds found) and
-        ``same_test_rows`` (whether all those runs were tested on the same materials; the
-        seed also draws the split, so usually not).
+        Index: experiment; ``n_seeds, mae_mean, mae_sd, seeds`` (the model seeds found)
+        and ``same_test_rows`` (whether all those runs were tested on the same
+        materials; true for seed runs, which share the data seed).
     """
     from ..config import resolve_profile
+    from ..experiments import seed_profiles
     from .stats import seed_summary
 
     profile = resolve_profile(profile)
+    variants = seed_profiles(profile, seeds)
     rows = {}
     for name in names:
-        found = {k: stored_run(name, profile.with_(seed=k)) for k in seeds}
+        found = {p.training.seed: stored_run(name, p) for p in variants}
         found = {k: r for k, r in found.items() if r is not None and target in r.metrics}
         if not found:
             continue
@@ -468,7 +476,7 @@ def seed_table(names: Iterable[str], target: str = "e_form",
         tests = {frozenset(r.predictions.loc[r.predictions["split"] == "test", "material_id"])
                  for r in found.values()}
         rows[name] = {"n_seeds": summary["n"], "mae_mean": summary["mean"],
-                      "mae_sd": summary["sd"], "seeds": tuple(found),
+                      "mae_sd": summary["sd"], "seeds": tuple(sorted(found)),
                       "same_test_rows": len(tests) == 1}
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -536,8 +544,9 @@ def grouped_split_table(names: Iterable[str], target: str = "e_form",
     Returns:
         Index: experiment; ``model``, ``mae_random`` and ``mae_formula`` (each with
         ``_low``/``_high`` bootstrap bounds), ``change_pct`` (formula vs random, %),
-        ``n_test_formula`` and ``label_random``, ``label_formula`` (ranks with ties among
-        the experiments of the table, :func:`hybridlib.report.claims.rank_with_ties`).
+        ``n_test_formula``, ``rank_random``, ``rank_formula`` and their labels
+        ``label_random``, ``label_formula`` (ranks with ties among the experiments of the
+        table, :func:`hybridlib.report.claims.rank_with_ties`).
     """
     from ..experiments import run
     from .claims import rank_with_ties
@@ -558,11 +567,30 @@ def grouped_split_table(names: Iterable[str], target: str = "e_form",
                       "mae_formula_high": b.high,
                       "change_pct": 100 * (b.estimate / a.estimate - 1), "n_test_formula": b.n}
     table = pd.DataFrame.from_dict(rows, orient="index")
-    for column, which in (("label_random", 0), ("label_formula", 1)):
+    for split, which in (("random", 0), ("formula", 1)):
         if runs:
             chosen = {name: pair[which] for name, pair in runs.items()}
-            table[column] = rank_with_ties(aligned_predictions(chosen, target))["label"]
+            ranks = rank_with_ties(aligned_predictions(chosen, target))
+            table[f"rank_{split}"] = ranks["rank"]
+            table[f"label_{split}"] = ranks["label"]
     return table
+
+
+def rank_reversals(first: pd.Series, second: pd.Series) -> list[tuple[str, str]]:
+    """Pairs whose strict order flips between two rankings (a tie that opens or closes is
+    no reversal).
+
+    Args:
+        first, second: rank per run (same index), e.g. ``rank_random`` and
+            ``rank_formula`` of :func:`grouped_split_table`.
+
+    Returns:
+        ``(a, b)`` for each pair ranked ``a`` ahead of ``b`` in ``first`` and ``b`` ahead
+        of ``a`` in ``second``, in the order of ``first``'s index.
+    """
+    names = list(first.index)
+    return [(a, b) for a in names for b in names
+            if first[a] < first[b] and second[a] > second[b]]
 
 
 #: target -> the single-task MEGNet run that multitask runs are compared with.

@@ -21,7 +21,9 @@ def _frame(errors: np.ndarray, split: str = "test") -> pd.DataFrame:
 def _small(ctx):
     # test error |0.1 + 0.01 seed|; the formula split doubles it
     scale = 2.0 if ctx.profile.data.split == "formula" else 1.0
-    return Outcome(_frame(np.full(N, scale * (0.1 + 0.01 * ctx.profile.seed))), 1.0)
+    # the model seed (training.seed) changes the error; the data seed would move the split
+    error = 0.1 + 0.01 * ctx.profile.training.seed
+    return Outcome(_frame(np.full(N, scale * error)), 1.0)
 
 
 def _large(ctx):
@@ -79,14 +81,17 @@ def test_ranked_table_has_intervals_ranks_and_unranked_rows(profile):
 
 def test_seed_table_reads_only_stored_seed_runs(profile):
     hl.experiments.run("_tables_small", profile)
-    hl.experiments.run("_tables_small", profile.with_(seed=2))
+    seed_two = profile.with_(training={"seed": 2})  # what the warm-up stores
+    assert seed_two in hl.experiments.seed_profiles(profile)
+    hl.experiments.run("_tables_small", seed_two)
+    hl.experiments.run("_tables_small", profile.with_(seed=1))  # data seed: not a seed run
     table = hl.tables.seed_table(["_tables_small", "_tables_large"], "e_form", profile)
     assert list(table.index) == ["_tables_small"]  # _tables_large was never stored
     row = table.loc["_tables_small"]
     assert row["seeds"] == (0, 2) and row["n_seeds"] == 2 and row["same_test_rows"]
     assert row["mae_mean"] == pytest.approx(0.11)
     assert row["mae_sd"] == pytest.approx(np.std([0.10, 0.12], ddof=1))
-    assert hl.tables.stored_run("_tables_small", profile.with_(seed=1)) is None
+    assert hl.tables.stored_run("_tables_small", profile.with_(training={"seed": 1})) is None
 
 
 def test_unseen_formula_column(profile):
@@ -120,6 +125,19 @@ def test_grouped_split_table_needs_a_real_grouped_split(profile, monkeypatch):
     hl.experiments.run("_tables_large", grouped)
     both = hl.tables.grouped_split_table(["_tables_small", "_tables_large"], "e_form", profile)
     assert both["label_formula"].to_dict() == {"_tables_small": "1", "_tables_large": "2"}
+    assert both["rank_formula"].to_dict() == {"_tables_small": 1, "_tables_large": 2}
+    assert both["rank_random"].to_dict() == {"_tables_small": 1, "_tables_large": 2}
+    assert hl.tables.rank_reversals(both["rank_random"], both["rank_formula"]) == []
+
+
+def test_rank_reversals_count_flipped_strict_orders_not_resolved_ties():
+    random = pd.Series({"a": 1, "b": 1, "c": 3, "d": 4})
+    assert hl.tables.rank_reversals(random, pd.Series({"a": 1, "b": 2, "c": 3, "d": 4})) == []
+    assert hl.tables.rank_reversals(random, random) == []
+    merged = pd.Series({"a": 1, "b": 1, "c": 1, "d": 4})  # a tie that closes: no reversal
+    assert hl.tables.rank_reversals(random, merged) == []
+    flipped = pd.Series({"a": 1, "b": 1, "c": 4, "d": 3})
+    assert hl.tables.rank_reversals(random, flipped) == [("c", "d")]
 
 
 def test_transfer_intervals_give_a_verdict_per_task(profile):
