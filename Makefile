@@ -53,10 +53,12 @@ book: install
 
 # Unit tests, nbval over the graded exercise notebook, then the ci-profile book (its build
 # executes every chapter and fails on any cell error: allow_errors false, -W) read in
-# headless Chromium, then the Colab path. The ten slowest tests are listed in the log.
+# headless Chromium, then the Colab path. The test files are spread over both cores (pytest-xdist,
+# one file per worker at a time: module fixtures are built once); the ten slowest tests are
+# listed in the log.
 test: install browser
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m hybridlib.experiments --jobs 2
-	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q -m "slow or not slow" --durations=10
+	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q -m "slow or not slow" --durations=10 -n 2 --dist loadfile
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -q \
 		-p no:cacheprovider chapters/05_8_exercises.ipynb
 	$(MAKE) --no-print-directory check-ci

@@ -253,7 +253,11 @@ def test_slow_tests_are_left_out_by_default_but_run_by_make_test(tmp_path):
     test_file.write_text("import pytest\n\n@pytest.mark.slow\ndef test_long():\n    pass\n\n"
                          "def test_short():\n    pass\n")
     recipe = re.search(r"python -m pytest tests (.*)", (ROOT / "Makefile").read_text()).group(1)
-    make_args = [arg for arg in shlex.split(recipe) if arg != "-q"]  # keep the tree output
+    args = shlex.split(recipe)
+    for option in ("-n", "--dist"):  # pytest-xdist's workers: collection stays in-process
+        if option in args:
+            del args[args.index(option):args.index(option) + 2]
+    make_args = [arg for arg in args if arg != "-q"]  # keep the tree output
     by_default, by_make = _collected(test_file), _collected(test_file, *make_args)
     assert "<Function test_short>" in by_default and "<Function test_long>" not in by_default
     assert "<Function test_short>" in by_make and "<Function test_long>" in by_make
