@@ -153,7 +153,8 @@ curve = curve[curve["target"] == "e_form"]
 # %%
 table = curve.pivot(index="train_size", columns="model", values="mae")
 epochs = curve[curve["model"] == "cgcnn"].set_index("train_size")
-cgcnn_epochs = epochs[["epochs_run", "best_epoch"]].add_prefix("cgcnn ")
+cgcnn_epochs = (epochs[["epochs_run", "best_epoch"]].astype(int)
+                .add_prefix("cgcnn "))
 hl.tables.show(table.join(cgcnn_epochs),
                labels={"cgcnn epochs_run": "CGCNN のエポック数",
                        "cgcnn best_epoch": "CGCNN の最良エポック"})

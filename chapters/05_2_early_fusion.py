@@ -109,14 +109,14 @@ print(tuple(fused.shape), "parameters:", n_parameters)
 #
 # ランダムフォレスト（RF）、CGCNN、Early Fusion を、同じ訓練・検証・テストの分割と同じ学習設定で学習します。本書の torch モデルはすべて同じ学習手順 `hl.train.fit` を使います。AdamW で、学習率は最初の 3 割で最大値まで上げてから余弦（コサイン）曲線で 0 近くまで下げる one-cycle スケジュールに従い、**スケジュールを最後まで走らせて**、検証 MAE が最小だったエポックの重みを最後に戻します。検証データの成績で学習を途中で打ち切る早期終了は使いません。学習率が高い途中のエポックで検証誤差がたまたま悪化しても、学習が止まって高い学習率のままの重みが残ることがないようにするためです。予算はオプティマイザのステップ数で決め（このページでは {glue:text}`steps_52` ステップ、最大学習率 {glue:text}`lr_52`）、どのモデルも同じです。学習済みの結果は実行結果のレジストリから読み出されるので、他の節と同じモデルを共有し、再ビルドでは学習し直しません。
 #
-# ````{admonition} `hl.train.fit` の中身：1 エポック分の学習ループ
+# :::{admonition} `hl.train.fit` の中身：1 エポック分の学習ループ
 # :class: dropdown
 # 自分で書く学習ループとほとんど同じです。`fit` はこれをスケジュールの終わりまで繰り返し、エポックごとに検証 MAE を測って最良の重みを覚えておきます。
 # ```{literalinclude} ../hybridlib/train/loop.py
 # :language: python
 # :pyobject: train_epoch
 # ```
-# ````
+# :::
 
 # %% tags=["remove-cell"]
 hl.glue("steps_52", profile.training.steps)
