@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 import hybridlib as hl
+from hybridlib.report import claims
 
 hl.setup(seed=0)
 profile = hl.config.get_profile()
@@ -71,8 +72,12 @@ shared = ["material_id", "structure"]
 left = df[shared + ["e_form"]].sample(frac=1.0, random_state=1)
 right = df[shared + ["band_gap"]].sample(frac=1.0, random_state=2)
 joined = hl.data.join_by_structure(left.head(300), right,
-                                   suffixes=("", "_gap"))
+                                   suffixes=("", "_gap"), report=False)
 agree = joined["material_id"] == joined["material_id_gap"]
+print(f"matched {joined.attrs['n_matched']} of 300 left rows "
+      f"({len(right)} right rows)")
+print("key collisions checked with StructureMatcher:",
+      joined.attrs["n_collisions_checked"])
 print("ids agree:", bool(agree.all()))
 
 # %% [markdown]
@@ -80,7 +85,13 @@ print("ids agree:", bool(agree.all()))
 #
 # MEGNet のグラフは、ノード（原子）$v_i$、エッジ（結合）$e_k$、**大域状態** $u$（結晶全体の量、例えば温度や圧力。結晶では既定で $[0, 0]$）の三種類の特徴量を持ちます。一つのブロックは次の順に更新します（{numref}`fig-megnet-55`）。
 #
-# $$\mathbf{e}_k' = \phi_e(\mathbf{v}_{s_k} \oplus \mathbf{v}_{r_k} \oplus \mathbf{e}_k \oplus \mathbf{u}), \qquad \mathbf{v}_i' = \phi_v(\bar{\mathbf{e}}_i' \oplus \mathbf{v}_i \oplus \mathbf{u}), \qquad \mathbf{u}' = \phi_u(\bar{\mathbf{e}}' \oplus \bar{\mathbf{v}}' \oplus \mathbf{u})$$
+# $$
+# \begin{aligned}
+# \mathbf{e}_k' &= \phi_e(\mathbf{v}_{s_k} \oplus \mathbf{v}_{r_k} \oplus \mathbf{e}_k \oplus \mathbf{u}), \\
+# \mathbf{v}_i' &= \phi_v(\bar{\mathbf{e}}_i' \oplus \mathbf{v}_i \oplus \mathbf{u}), \\
+# \mathbf{u}' &= \phi_u(\bar{\mathbf{e}}' \oplus \bar{\mathbf{v}}' \oplus \mathbf{u})
+# \end{aligned}
+# $$
 #
 # ここで $s_k, r_k$ はエッジの送り手と受け手、$\bar{\mathbf{e}}_i'$ は原子 $i$ に入るエッジの平均、$\bar{\mathbf{e}}', \bar{\mathbf{v}}'$ は結晶全体の平均です。各ブロックには残差接続があり、最後にノードとエッジを Set2Set {cite}`vinyals2016order` で読み出して大域状態と連結します。元の教材のコードは「MEGNet 風」と称して GATConv を重ねていましたが、これはエッジも大域状態も更新しないので MEGNet ではありません。
 
@@ -121,33 +132,41 @@ hl.tables.show(single, ["model", "mae", "best_epoch", "epochs_run",
 # %% tags=["remove-cell"]
 m = single["mae"]
 hl.glue("megnet_vs_cgcnn_55", m["megnet_e_form"] / m["cgcnn"])
-hl.glue("embedding_vs_table_55", 100 * (m["megnet_e_form_embedding"] / m["megnet_e_form"] - 1))
-gain = 100 * (m["megnet_e_form_embedding"] / m["megnet_e_form"] - 1)
-hl.glue("embedding_verdict_55", "悪く" if gain > 0 else "良く")
+hl.glue("embedding_vs_table_55",
+        100 * (m["megnet_e_form_embedding"] / m["megnet_e_form"] - 1))
 embedding = hl.tables.difference_table(
     ["megnet_e_form", "megnet_e_form_embedding"], "megnet_e_form", "e_form",
     profile).set_index("experiment").loc["megnet_e_form_embedding"]
-hl.glue("embedding_conclusion_55", {
-    "worse": "化学的な入力の方が有利でした（MAE の差の 95 % 区間は "
-             f"[{embedding['diff_low']:+.4f}, {embedding['diff_high']:+.4f}] "
-             "eV/atom で、ゼロを含みません）",
-    "tie": "MAE の差の 95 % 区間が "
-           f"[{embedding['diff_low']:+.4f}, {embedding['diff_high']:+.4f}] "
-           "eV/atom とゼロを含み、このデータ量では区別できません",
-    "better": "埋め込みを学習した方がむしろ良い結果でした（MAE の差の 95 % 区間は "
-              f"[{embedding['diff_low']:+.4f}, {embedding['diff_high']:+.4f}] "
-              "eV/atom で、ゼロを含みません）",
+interval = (f"[{embedding['diff_low']:+.4f}, {embedding['diff_high']:+.4f}]"
+            " eV/atom")
+hl.glue("embedding_interval_55", interval)
+hl.glue("embedding_verdict_55", {
+    "worse": "埋め込みを学習した MEGNet の方が悪いと言えます",
+    "tie": "このデータ量では二つを区別できません",
+    "better": "埋め込みを学習した MEGNet の方が良いと言えます",
 }[embedding["verdict"]])
-counts = df[df["split"] == "train"]["formula"].str.findall(r"[A-Z][a-z]?").explode()
-counts = counts.value_counts()
+hl.glue("embedding_zero_55", "ゼロを含む" if embedding["verdict"] == "tie"
+        else "ゼロを含まない")
+hl.glue("embedding_hypothesis_55", {
+    "worse": "この差の原因として考えられるのは、元素についての事前知識をどこから得るか"
+             "です（仮説で、このページでは原因までは確かめていません）",
+    "tie": "差が区別できないので、次の説明は測定で確かめたことではなく、"
+           + ("点推定の向き（埋め込みの方が MAE が大きい）と矛盾しない見込み（仮説）です"
+              if embedding["diff"] > 0 else
+              "一般に言われる見込み（仮説）です。点推定はむしろ逆向きでした"),
+    "better": "これは次の見込みとは逆の結果で、このデータではその見込みが当てはまり"
+              "ませんでした",
+}[embedding["verdict"]])
+counts = df[df["split"] == "train"]["formula"].str.findall(r"[A-Z][a-z]?")
+counts = counts.explode().value_counts()
 hl.glue("n_rare_elements_55", int((counts < 20).sum()))
 hl.glue("n_elements_55", len(counts))
 assert (single["steps_run"] >= profile.training.steps).all()
 
 # %% [markdown]
-# MEGNet（原子特徴量表）のテスト MAE は CGCNN の {glue:text}`megnet_vs_cgcnn_55:.2f` 倍でした。元素の埋め込みを一から学習した MEGNet は、原子特徴量表を使ったものより {glue:text}`embedding_vs_table_55:+.1f` % {glue:text}`embedding_verdict_55`なりました。
+# MEGNet（原子特徴量表）のテスト MAE は CGCNN の {glue:text}`megnet_vs_cgcnn_55:.2f` 倍でした。元素の埋め込みを一から学習した MEGNet と原子特徴量表を使った MEGNet の MAE の差（前者 − 後者）の 95 % 区間は {glue:text}`embedding_interval_55` で{glue:text}`embedding_zero_55`ので、{glue:text}`embedding_verdict_55`（点推定での MAE の変化は {glue:text}`embedding_vs_table_55:+.1f` % で、正は埋め込みを学習した方が大きいことを表します）。
 #
-# 二つの違いは、元素についての事前知識をどこから得るかです。埋め込みを学習する場合、各元素のベクトルは、その元素を含む訓練データの結晶からしか学べません。このページの訓練データに現れる {glue:text}`n_elements_55` 元素のうち {glue:text}`n_rare_elements_55` 元素は、含む物質が 20 件未満（組成式から数えたもの）で、そうした元素のベクトルはほとんど初期値のままです。原子特徴量表は族・周期・電気陰性度・共有結合半径などを最初から与えるので、似た元素は最初から似たベクトルから出発し、まれな元素も化学的に近い元素から情報を借りられます。論文の MEGNet は Materials Project の数万件の結晶で学習しているので {cite}`chen2019megnet`、埋め込みを一から学んでも問題になりにくいのです。このページの訓練データ（数千件）では、{glue:text}`embedding_conclusion_55`。
+# {glue:text}`embedding_hypothesis_55`。埋め込みを学習する場合、各元素のベクトルは、その元素を含む訓練データの結晶からしか学べません。このページの訓練データに現れる {glue:text}`n_elements_55` 元素のうち {glue:text}`n_rare_elements_55` 元素は、含む物質が 20 件未満（組成式から数えたもの）で、そうした元素のベクトルは初期値からあまり動かないと考えられます。原子特徴量表は族・周期・電気陰性度・共有結合半径などを最初から与えるので、似た元素は最初から似たベクトルから出発し、まれな元素も化学的に近い元素から情報を借りられるはずです。論文の MEGNet は Materials Project の数万件の結晶で学習しているので {cite}`chen2019megnet`、埋め込みを一から学んでも問題になりにくいと考えられます。この見込みを確かめるには、訓練データの量を変えたり乱数の種を変えたりして、差がどう動くかを測る必要があります。
 
 # %% [markdown]
 # ## 5.5.5 組成を大域状態に入れる：中間融合
@@ -165,7 +184,20 @@ FUSION = {"megnet_e_form": "MEGNet（u = 0）",
           "late_fusion_val": "Late Fusion（5.3 節）"}
 fusion = hl.tables.difference_table(FUSION, "megnet_e_form", "e_form", profile)
 fusion["model"] = fusion["experiment"].map(FUSION)
-fusion["diff (95 %)"] = hl.tables.interval_column(fusion, "diff", signed=True)
+
+
+def signed(value, digits=4):
+    """+0.0123; more decimals when 4 would round a nonzero bound to 0."""
+    while round(value, digits) == 0 and value != 0 and digits < 8:
+        digits += 1
+    return f"{value:+.{digits}f}"
+
+
+fusion["diff (95 %)"] = [
+    "基準" if name == "megnet_e_form" else
+    f"{signed(d)} [{signed(lo)}, {signed(hi)}]" for name, d, lo, hi in
+    fusion[["experiment", "diff", "diff_low", "diff_high"]].itertuples(
+        index=False)]
 
 # %%
 hl.tables.show(fusion, ["model", "mae", "diff (95 %)", "verdict", "rmse", "r2",
@@ -175,7 +207,15 @@ hl.tables.show(fusion, ["model", "mae", "diff (95 %)", "verdict", "rmse", "r2",
 f = fusion.set_index("experiment")["mae"]
 hl.glue("state_vs_megnet_55", 100 * (f["megnet_state_fusion"] / f["megnet_e_form"] - 1))
 hl.glue("state_fusion_mae_55", f["megnet_state_fusion"])
-hl.glue("best_fusion_55", FUSION[f.idxmin()])
+fusion_predictions = hl.tables.test_predictions(list(FUSION), "e_form",
+                                                profile)
+order = f.sort_values().index
+hl.glue("best_fusion_55", FUSION[order[0]])
+hl.glue("best_fusion_vs_second_55", claims.compare(
+    fusion_predictions, order[0], order[1], labels=FUSION).sentence())
+top = claims.top_group(claims.rank_with_ties(fusion_predictions))
+hl.glue("fusion_top_55", claims.listing(f"「{FUSION[n]}」" for n in top))
+hl.glue("n_fusion_top_55", len(top))
 state = fusion.set_index("experiment").loc["megnet_state_fusion", "verdict"]
 hl.glue("state_verdict_55", {
     "better": "差の 95 % 区間はゼロを含まず、組成を状態に入れると良くなったと言えます",
@@ -184,7 +224,7 @@ hl.glue("state_verdict_55", {
 }[state])
 
 # %% [markdown]
-# 組成を大域状態に入れた MEGNet のテスト MAE は {glue:text}`state_fusion_mae_55:.4f` eV/atom で、状態を使わない MEGNet に対して {glue:text}`state_vs_megnet_55:+.1f` % でした（負なら改善）。表の「差 [95 % 区間]」は MEGNet（u = 0）との MAE の差とその 95 % 区間（5.3 節のブートストラップ）で、{glue:text}`state_verdict_55`。この表の中で最も MAE が小さかったのは「{glue:text}`best_fusion_55`」です。どの融合が本当に良いと言えるかは、乱数の種によるばらつきと合わせて 5.6 節で判断します。
+# 組成を大域状態に入れた MEGNet のテスト MAE は {glue:text}`state_fusion_mae_55:.4f` eV/atom で、状態を使わない MEGNet に対して {glue:text}`state_vs_megnet_55:+.1f` % でした（負なら改善）。表の「差 [95 % 区間]」は MEGNet（u = 0）との MAE の差とその 95 % 区間（5.3 節のブートストラップ）で、{glue:text}`state_verdict_55`。この表の中で MAE の点推定が最も小さかったのは「{glue:text}`best_fusion_55`」ですが、二番目と比べると、{glue:text}`best_fusion_vs_second_55`。四つのうち、ほかのどれにも区間つきで負けない（順位 1 の）ものは {glue:text}`n_fusion_top_55` 個（{glue:text}`fusion_top_55`）でした。どの融合が本当に良いと言えるかは、乱数の種によるばらつきと合わせて 5.6 節で判断します。
 
 # %% [markdown]
 # ## 5.5.6 タスクの重み $\lambda$
@@ -225,6 +265,19 @@ hl.tables.show(table)
 transfer = hl.tables.transfer_table(table)
 hl.tables.show(transfer)
 
+# %% [markdown]
+# 変化率は点推定です。同じテスト物質の上で、マルチタスクと単一タスクの MAE の差（マルチ − 単一）にブートストラップの 95 % 区間をつけると、次のようになります（「悪い」は区間がゼロを含まずに悪化した = 負の転移、「区別できない」は区間がゼロを含むもの）。
+
+# %% tags=["remove-output", "nbval-ignore-output"]
+intervals = hl.tables.transfer_intervals(profile, names=RUNS[2:])
+intervals["diff (95 %)"] = [
+    f"{signed(d)} [{signed(lo)}, {signed(hi)}]" for d, lo, hi in
+    intervals[["diff", "diff_low", "diff_high"]].itertuples(index=False)]
+
+# %%
+hl.tables.show(intervals, ["model", "target", "diff (95 %)", "verdict"],
+               labels={"diff (95 %)": "差 [95 % 区間]（目的変数の単位）"})
+
 # %% tags=["remove-cell"]
 learned = hl.experiments.run("megnet_mt_uncertainty", profile)
 hl.glue("fig-weights-55", hl.plots.task_weight_trajectory(
@@ -233,10 +286,25 @@ change = transfer["e_form_mae change %"]
 best = change.idxmin()
 hl.glue("best_mt_55", transfer.loc[best, "model"])
 hl.glue("best_mt_eform_55", change[best])
-hl.glue("best_mt_phrase_55", "最も改善した" if change[best] < 0 else
-        "どれも単一タスクより悪化し、悪化が最も小さかった")
-hl.glue("n_negative_55", int((transfer.drop(columns="model") > 0).to_numpy().sum()))
-hl.glue("n_pairs_55", int(transfer.drop(columns="model").size))
+e_form_verdicts = intervals[intervals["target"] == "e_form"]
+WORDS = {"worse": "明確に悪化した（負の転移）", "tie": "区別できなかった",
+         "better": "明確に改善した"}
+parts = []
+for verdict, words in WORDS.items():
+    chosen = e_form_verdicts.loc[e_form_verdicts["verdict"] == verdict,
+                                 "model"]
+    if len(chosen):
+        parts.append(f"{words}のは {len(chosen)} 通り"
+                     f"（{claims.listing(chosen)}）")
+hl.glue("mt_eform_verdicts_55", "、".join(parts))
+hl.glue("best_mt_phrase_55", "最も小さかった" if change[best] >= 0
+        else "最も大きく下がった")
+for verdict in WORDS:
+    hl.glue(f"n_transfer_{verdict}_55",
+            int((intervals["verdict"] == verdict).sum()))
+hl.glue("n_pairs_55", len(intervals))
+claims.require(len(intervals) == 2 * len(RUNS[2:]),
+               "マルチタスク × タスクの組み合わせ")
 hl.glue("lambda_eform_55", learned.extra["weights"]["e_form"])
 hl.glue("lambda_gap_55", learned.extra["weights"]["band_gap"])
 hl.glue("metal_gap_55", table.loc["megnet_band_gap", "gap_mae_metal"])
@@ -248,7 +316,7 @@ assert (learned.extra["weights"]["e_form"] > learned.extra["weights"]["band_gap"
     (mt_mae["e_form"]["mae"] < mt_mae["band_gap"]["mae"])
 
 # %% [markdown]
-# このページの実行では、生成エネルギーの MAE について、4 つの重み付けは{glue:text}`best_mt_phrase_55`のは「{glue:text}`best_mt_55`」で、単一タスクに対する変化率は {glue:text}`best_mt_eform_55:+.1f` % でした。マルチタスク × タスクの {glue:text}`n_pairs_55` 通りの組み合わせのうち、単一タスクより悪化した（負の転移）ものは {glue:text}`n_negative_55` 通りです。単一タスクのバンドギャップモデルの MAE は、金属で {glue:text}`metal_gap_55:.3f` eV、非金属で {glue:text}`nonmetal_gap_55:.3f` eV と大きく違います。ゼロが多い分布なので、全体の MAE だけを見ると非金属での誤差の大きさを見落とします。
+# このページの実行では、生成エネルギーの MAE を 4 つの重み付けについて単一タスクと区間つきで比べると、{glue:text}`mt_eform_verdicts_55`でした。点推定の変化率が{glue:text}`best_mt_phrase_55`のは「{glue:text}`best_mt_55`」の {glue:text}`best_mt_eform_55:+.1f` % です。二つのタスクを合わせたマルチタスク × タスクの {glue:text}`n_pairs_55` 通りの組み合わせでは、明確に悪化した（負の転移）ものが {glue:text}`n_transfer_worse_55` 通り、明確に改善したものが {glue:text}`n_transfer_better_55` 通り、区別できなかったものが {glue:text}`n_transfer_tie_55` 通りでした。単一タスクのバンドギャップモデルの MAE は、金属で {glue:text}`metal_gap_55:.3f` eV、非金属で {glue:text}`nonmetal_gap_55:.3f` eV と大きく違います。ゼロが多い分布なので、全体の MAE だけを見ると非金属での誤差の大きさを見落とします。
 #
 # ```{glue:figure} fig-weights-55
 # :name: fig-weights-55
