@@ -110,6 +110,18 @@ def test_html_checks_catch_stderr_docutils_errors_and_broken_redirects(tmp_path)
     }
 
 
+def test_a_directive_shown_as_text_is_flagged_but_not_one_in_code(tmp_path):
+    raw = "<p>````{admonition} <code>fit</code> の中身\n:class: dropdown</p>"
+    (tmp_path / "raw.html").write_text(_page("x", raw))
+    (tmp_path / "colon.html").write_text(_page("x", "<p>:::{note}\n本文</p>"))
+    (tmp_path / "code.html").write_text(_page("x", "<pre>```{code-cell} python</pre>"
+                                                   "<p><code>:::{note}</code> と書きます</p>"))
+    problems = browser_check.check_build(tmp_path, browser=False)
+    assert {(p.page, p.kind, p.detail) for p in problems} == {
+        ("raw.html", "MyST directive shown as text", "````{admonition}"),
+        ("colon.html", "MyST directive shown as text", ":::{note}")}
+
+
 def test_only_loaded_resources_count_as_remote_not_links_or_canonical_names(tmp_path):
     head = ('<link rel="canonical" href="https://example.invalid/book/x.html">'
             '<script src="//cdn.example.invalid/lib.js"></script>')

@@ -4,7 +4,7 @@
 
 * **HTML checks** (:mod:`.pages`, no browser): error output left in a page, missing image
   files, resources referenced from another host, broken internal links and anchors, widgets
-  without a static figure.
+  without a static figure, MyST directives shown as text (their fence was not parsed).
 * **Browser checks** (:mod:`.browser`, needs Chromium): each page is opened through
   ``file://`` with the network off and a screenshot of it is saved; it fails on TeX source in
   the text (formulas MathJax did not render), any request to another host, local files that

@@ -2,7 +2,8 @@
 
 Error output left in a page (stderr boxes, tracebacks, docutils messages, unresolved
 references), ``<img>`` files that do not exist, scripts/styles/fonts/images referenced from
-another host, internal links to a missing page or anchor, and widgets without a static figure.
+another host, internal links to a missing page or anchor, widgets without a static figure,
+and MyST markup that was not parsed (a directive's opening fence shown as text).
 """
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ RESOURCE_ATTRIBUTES = {"script": ("src",), "img": ("src",), "iframe": ("src",),
 #: <link rel=...> values that load a resource (a rel="canonical" link is only a name)
 LOADING_RELS = {"stylesheet", "preload", "icon", "shortcut", "modulepreload", "prefetch",
                 "manifest", "apple-touch-icon"}
+#: A MyST directive's opening fence (```{name}, :::{name}) in the page's prose: the
+#: directive was not parsed (e.g. a backtick fence whose title holds backticks).
+RAW_DIRECTIVE = re.compile(r"(?:`{3,}|:{3,})\{[A-Za-z][\w:-]*\}")
+#: elements whose text is code or not shown, where a fence is legitimate
+_NOT_PROSE = {"pre", "code", "script", "style", "kbd", "samp", "textarea"}
 _REDIRECT = re.compile(
     r"""<meta\s+http-equiv=["']?refresh["']?\s+content=["']\d+;\s*url=([^"']+)""", re.I)
 
@@ -79,6 +85,8 @@ class _PageParser(HTMLParser):
         self.resources: list[str] = []
         self.errors: list[str] = []
         self.cells: list[dict[str, bool]] = []
+        self.prose: list[str] = []
+        self._not_prose = 0
         self._div_depth = 0
         self._cell_depth: int | None = None
 
@@ -96,6 +104,8 @@ class _PageParser(HTMLParser):
         if tag in RESOURCE_ATTRIBUTES and not (
                 tag == "link" and not set(attributes.get("rel", "").lower().split()) & LOADING_RELS):
             self.resources += [attributes[a] for a in RESOURCE_ATTRIBUTES[tag] if attributes.get(a)]
+        if tag in _NOT_PROSE:
+            self._not_prose += 1
         cell = self.cells[-1] if self._cell_depth is not None else None
         if tag == "div":
             self._div_depth += 1
@@ -111,7 +121,13 @@ class _PageParser(HTMLParser):
         elif tag == "script" and attributes.get("type") == WIDGET_VIEW and cell is not None:
             cell["widget"] = True
 
+    def handle_data(self, data: str) -> None:
+        if not self._not_prose:
+            self.prose.append(data)
+
     def handle_endtag(self, tag: str) -> None:
+        if tag in _NOT_PROSE and self._not_prose:
+            self._not_prose -= 1
         if tag == "div":
             if self._div_depth == self._cell_depth:
                 self._cell_depth = None
@@ -190,6 +206,8 @@ def html_problems(page: Path, root: Path, index: PageIndex | None = None) -> lis
         if is_remote(url):
             problems.append(Problem(name, "resource from another host", url))
     problems += _link_problems(name, page, parser, index)
+    for fence in dict.fromkeys(RAW_DIRECTIVE.findall("".join(parser.prose))):
+        problems.append(Problem(name, "MyST directive shown as text", fence))
     for number, cell in enumerate(parser.cells):
         if cell["widget"] and not cell["figure"] and not (
                 number + 1 < len(parser.cells) and parser.cells[number + 1]["figure"]):
