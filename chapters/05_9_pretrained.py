@@ -97,9 +97,9 @@ def structures_per_second(table, n=100):
 
 speed = pd.Series({"MP": structures_per_second(mp),
                    "perovskites": structures_per_second(perov)})
-cost = pd.DataFrame({"structures/s": speed,
+cost = pd.DataFrame({"structures/s": speed.round().astype(int),
                      "materials": [len(mp), len(perov)]})
-cost["minutes (estimate)"] = cost["materials"] / cost["structures/s"] / 60
+cost["minutes (estimate)"] = cost["materials"] / speed / 60
 names = {"MP": "MP サンプル", "perovskites": "ペロブスカイト"}
 hl.tables.show(cost.rename(index=names).rename_axis("data"),
                labels={"data": "データ", "structures/s": "毎秒の構造数",
@@ -133,7 +133,7 @@ MP_MODELS = ["rf_magpie", "rf_chgnet", "rf_magpie_chgnet", "cgcnn",
 mp_table = hl.tables.metrics_table(MP_MODELS, "e_form", profile)
 
 # %%
-hl.tables.show(mp_table, ["experiment", "mae", "rmse", "r2", "train_time_s"])
+hl.tables.show(mp_table, ["model", "mae", "rmse", "r2", "train_time_s"])
 
 # %% [markdown]
 # テスト MAE の差が偶然の範囲を超えるかを、**対応のあるブートストラップ** で調べます。テストの物質を復元抽出で選び直した集合（既定で 2000 回）の上で、二つのモデルを **同じ物質で** 採点し、MAE の差 $\Delta = \mathrm{MAE}_a - \mathrm{MAE}_b$ の分布の 2.5〜97.5 % 点を 95 % 区間とします（`xp.paired_bootstrap`）。$\Delta > 0$ なら b（候補）の方が良く、区間が 0 をまたぐなら、このテストデータの大きさでは差があるとは言えません。「相対改善」は $1 - \mathrm{MAE}_b / \mathrm{MAE}_a$ です。
@@ -141,7 +141,11 @@ hl.tables.show(mp_table, ["experiment", "mae", "rmse", "r2", "train_time_s"])
 # %%
 def show_comparison(table, unit):
     """A comparison_table with Japanese headers (a: baseline, b: candidate)."""
+    name = {n: hl.tables.MODELS[n][0] for n in
+            set(table["baseline"]) | set(table["candidate"])}
     shown = table.assign(
+        baseline=table["baseline"].map(name),
+        candidate=table["candidate"].map(name),
         diff_ci=hl.tables.interval_column(table, "diff", signed=True),
         gain_ci=hl.tables.interval_column(table, "gain", 3, signed=True))
     labels = {"baseline": "a（基準）", "candidate": "b（候補）",
@@ -166,8 +170,17 @@ gap_cmp = xp.comparison_table([("rf_magpie", "rf_magpie_chgnet")],
 show_comparison(gap_cmp, "eV")
 
 # %% tags=["remove-cell"]
+#: How the candidate's MAE moved against the baseline's, as a sentence ending
+#: (by the sign of the paired interval of diff = MAE_a - MAE_b).
+CHANGE = {1: "小さくなりました（差の区間が 0 より上）",
+          -1: "大きくなりました（差の区間が 0 より下）",
+          0: "はっきりとは変わりませんでした（差の区間が 0 をまたぐ）"}
+
+
 def glue_verdict(name, row):
-    hl.glue(name, xp.verdict(row["diff_low"], row["diff_high"]))
+    side = (1 if row["diff_low"] > 0 else -1 if row["diff_high"] < 0
+            else 0)
+    hl.glue(name, CHANGE[side])
 
 
 for key, row in zip(["rf", "alone", "mlp", "stack"],
@@ -178,7 +191,7 @@ hl.glue("gain_rf_mp_59", 100 * mp_cmp.iloc[0]["gain"])
 assert list(zip(mp_cmp["baseline"], mp_cmp["candidate"])) == MP_PAIRS
 
 # %% [markdown]
-# この実行では、Magpie の森に埋め込みを加えると生成エネルギーの MAE は {glue:text}`v_rf_mp_59`（相対改善 {glue:text}`gain_rf_mp_59:.1f` %）。埋め込みだけの森は、Magpie の森と比べて {glue:text}`v_alone_mp_59`。Early Fusion の CGCNN を凍結した CHGNet に置き換えると {glue:text}`v_mlp_mp_59`。スタッキングに第 3 の入力として加えると {glue:text}`v_stack_mp_59`。バンドギャップでは、埋め込みを加えた森は {glue:text}`v_gap_mp_59`。
+# この実行では、Magpie の森に埋め込みを加えると、生成エネルギーの MAE は {glue:text}`v_rf_mp_59`（相対改善 {glue:text}`gain_rf_mp_59:.1f` %）。埋め込みだけの森の MAE は、Magpie の森と比べて {glue:text}`v_alone_mp_59`。Early Fusion の CGCNN を凍結した CHGNet に置き換えると、MAE は {glue:text}`v_mlp_mp_59`。スタッキングに第 3 の入力として加えると、MAE は {glue:text}`v_stack_mp_59`。バンドギャップでは、埋め込みを加えた森の MAE は {glue:text}`v_gap_mp_59`。
 
 # %% [markdown]
 # ## 5.9.3 ペロブスカイト：事前学習データの外
@@ -194,8 +207,52 @@ all_perov = load_perovskites()
 
 # %%
 hl.tables.show(perov_table,
-               ["experiment", "mae", "rmse", "r2", "train_time_s"],
+               ["model", "mae", "rmse", "r2", "train_time_s"],
                unit="eV/セル")
+
+# %% [markdown]
+# RMSE が MAE よりずっと大きい行は、少数の物質で予測が大きく外れていることを示します（R² は負にもなります）。MLP について、テスト誤差がいちばん大きい物質と、その物質の Magpie 特徴量を MLP と同じように訓練データの平均と標準偏差で標準化した値を調べます。
+
+# %%
+mlp = hl.experiments.run("perov_mlp_magpie_chgnet", profile).predictions
+mlp = mlp[mlp["split"] == "test"].merge(perov[["material_id", "formula"]])
+mlp["error"] = (mlp["heat_all_pred"] - mlp["heat_all"]).abs()
+worst = mlp.loc[mlp["error"].idxmax()]
+train_comp = xp.feature_matrix(perov[perov["split"] == "train"], ["magpie"])
+worst_comp = xp.feature_matrix(perov[perov["material_id"]
+                                     == worst["material_id"]], ["magpie"])[0]
+mean, sd = np.nanmean(train_comp, axis=0), np.nanstd(train_comp, axis=0)
+z = np.abs(worst_comp - mean) / np.where(sd > 0, sd, 1.0)
+top = int(np.nanargmax(z))
+outlier = pd.Series({
+    "組成式": worst["formula"],
+    "正解 (eV/セル)": f"{worst['heat_all']:.2f}",
+    "MLP の予測 (eV/セル)": f"{worst['heat_all_pred']:.1f}",
+    "標準化した値が最大の特徴量": hl.features.feature_labels("magpie")[top],
+    "その特徴量の訓練データでの標準偏差": f"{sd[top]:.1e}",
+    "標準化した値": f"{z[top]:.1e}"})
+hl.tables.show(outlier, labels={"value": "値"})
+
+# %% tags=["remove-cell"]
+rest = mlp.drop(index=worst.name)
+hl.glue("worst_formula_59", worst["formula"])
+hl.glue("worst_error_59", worst["error"])
+hl.glue("mlp_mae_59", mlp["error"].mean())
+hl.glue("mlp_mae_rest_59", rest["error"].mean())
+hl.glue("n_big_59", int((mlp["error"] > 1.0).sum()))
+hl.glue("n_test_59", len(mlp))
+if z[top] > 100:
+    hl.glue("worst_story_59",
+            "この物質の特徴量のひとつは、訓練データではほとんど一定（ほぼすべてが"
+            "同じ値）なので標準偏差がごく小さく、標準化すると "
+            f"{z[top]:.1e} という桁外れの値になります。学習中に一度も見なかった"
+            "大きさの入力なので、MLP の出力もとんでもない値になりました。")
+else:
+    hl.glue("worst_story_59", "この実行では、標準化した特徴量に桁外れの値"
+            "（100 を超えるもの）はありませんでした。")
+
+# %% [markdown]
+# 誤差が 1 eV/セルを超えたのは {glue:text}`n_test_59` 個のテスト物質のうち {glue:text}`n_big_59` 個で、最大は {glue:text}`worst_formula_59` の {glue:text}`worst_error_59:.1f` eV/セルでした。{glue:text}`worst_story_59` この一つの物質を除くと、MLP の MAE は {glue:text}`mlp_mae_59:.3f` から {glue:text}`mlp_mae_rest_59:.3f` eV/セルになります。木の分割は値の大小の順序しか使わないので、ランダムフォレストでは、標準化の尺度がこのように予測を壊すことはありません。**ほとんど一定の特徴量を標準化するときは、標準偏差に下限を設けるか、そのような特徴量を除く** のが安全です。本書の Early Fusion も同じ標準化を使っているので、訓練データで一定に近い特徴量を持つ物質を予測するときは同じ危険があります（ここでの比較は、MLP をこの欠点ごと測った結果です）。
 
 # %% [markdown]
 # このデータには、**組成が同じで構造の違う** 物質の組があります（データ全体では物質の {glue:text}`twin_all_59:.0f` %）。組成だけを見る Magpie の特徴量は、組の二つを区別できません。同じ組成がこのプロファイルの表に 2 回以上現れる物質と、そうでない物質とで、Magpie の森の誤差を比べます。
@@ -228,7 +285,7 @@ hl.glue("twin_all_59", 100 * all_perov["formula"].duplicated(keep=False).mean())
 assert list(zip(perov_cmp["baseline"], perov_cmp["candidate"])) == PEROV_PAIRS
 
 # %% [markdown]
-# この実行のテストデータでは、物質の {glue:text}`twin_share_59:.0f` % が「同じ組成の相手がいる」物質でした。Magpie の森に埋め込みを加えると、MAE は {glue:text}`v_rf_perov_59`（相対改善 {glue:text}`gain_rf_perov_59:.1f` %）。構造を見る CGCNN をゼロから学習すると、Magpie の森と比べて {glue:text}`v_cgcnn_perov_59`。事前学習の埋め込みを使う森は、ゼロから学習した CGCNN と比べて {glue:text}`v_pre_perov_59`。埋め込みを使う MLP は、Magpie の森と比べて {glue:text}`v_mlp_perov_59`。
+# この実行のテストデータでは、物質の {glue:text}`twin_share_59:.0f` % が「同じ組成の相手がいる」物質でした。Magpie の森に埋め込みを加えると、MAE は {glue:text}`v_rf_perov_59`（相対改善 {glue:text}`gain_rf_perov_59:.1f` %）。構造を見る CGCNN をゼロから学習すると、MAE は Magpie の森と比べて {glue:text}`v_cgcnn_perov_59`。事前学習の埋め込みを使う森の MAE は、ゼロから学習した CGCNN と比べて {glue:text}`v_pre_perov_59`。埋め込みを使う MLP の MAE は、Magpie の森と比べて {glue:text}`v_mlp_perov_59`。
 
 # %% [markdown]
 # ## 5.9.4 漏洩の教訓：どこで、なぜ効いたのか
@@ -358,7 +415,7 @@ hl.glue("dist_ratio_59", distance["perovskite_test"] / distance["mp_test"])
 assert list(zip(shift_cmp["baseline"], shift_cmp["candidate"])) == SHIFT_PAIRS
 
 # %% [markdown]
-# Magpie の空間では、ペロブスカイトのテスト物質は MP の訓練物質から、MP のテスト物質の {glue:text}`dist_ratio_59:.1f` 倍離れていました。ペロブスカイトの中で学習した森は、MP から転用した森と比べて {glue:text}`v_rf_shift_59`。埋め込みを加えた森どうしでも {glue:text}`v_fused_shift_59`。MP から転用した森に埋め込みを加えると {glue:text}`v_emb_shift_59`。MP-20 は安定に近い結晶だけを集めたデータで、ペロブスカイトの多くは仮想的で不安定なので、目的変数の範囲そのものが違います。
+# Magpie の空間では、ペロブスカイトのテスト物質は MP の訓練物質から、MP のテスト物質の {glue:text}`dist_ratio_59:.1f` 倍離れていました。ペロブスカイトの中で学習した森の MAE は、MP から転用した森と比べて {glue:text}`v_rf_shift_59`。埋め込みを加えた森どうしでは、MAE は {glue:text}`v_fused_shift_59`。MP から転用した森に埋め込みを加えると、MAE は {glue:text}`v_emb_shift_59`。MP-20 は安定に近い結晶だけを集めたデータで、ペロブスカイトの多くは仮想的で不安定なので、目的変数の範囲そのものが違います。
 
 # %% [markdown]
 # ## まとめ
