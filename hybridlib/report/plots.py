@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import LogFormatter, MaxNLocator
+from matplotlib.ticker import LogFormatter, MaxNLocator, NullFormatter
 
 from .diagrams import alignn_architecture, crystal_and_line_graph, fusion_taxonomy, megnet_block
 from .style import (FAMILY_COLORS, FONT_FAMILY, MIN_FONT_PT, OTHER_COLORS, PAGE_WIDTH_IN,
@@ -92,7 +92,7 @@ class _PlainLogFormatter(LogFormatter):
     """Log-axis tick labels as plain numbers (1.05, 0.1), not 1.05 × 10⁰ or 10⁻¹."""
 
     def _num_to_string(self, x, vmin, vmax) -> str:
-        return f"{x:.3g}"
+        return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
 def _plain_log_labels(axis) -> None:
@@ -270,7 +270,8 @@ def learning_curve(sizes: Sequence[int], maes_by_model: Mapping[str, Sequence[fl
         ax.plot(n, values, marker="o", label=_display_name(name), color=color)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _plain_log_labels(ax.xaxis)
+    ax.set_xticks(n, [f"{int(v):,}" for v in n])  # the measured sizes, not 2e+03
+    ax.xaxis.set_minor_formatter(NullFormatter())
     _plain_log_labels(ax.yaxis)
     ax.set_xlabel("学習データ数（物質数、対数軸）")
     ax.set_ylabel(f"テスト MAE ({unit}、対数軸)")

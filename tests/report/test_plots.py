@@ -260,6 +260,15 @@ def test_learning_curve_plots_the_given_points():
         plots.learning_curve([1, 2, 3], {"RF": [0.3, 0.1]})
 
 
+def test_learning_curve_ticks_are_the_measured_sizes_in_plain_numbers():
+    sizes = [250, 500, 1000, 2000, 5548]
+    ax = plots.learning_curve(sizes, {"RF": [0.2, 0.18, 0.16, 0.14, 0.1]}).axes[0]
+    ax.figure.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "250", "500", "1,000", "2,000", "5,548"]
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
+
+
 def test_target_distributions_reports_the_share_of_zero_gaps(mp_small):
     fig = plots.target_distributions(mp_small)
     share = f"{np.mean(mp_small['band_gap'] == 0):.1%}"
