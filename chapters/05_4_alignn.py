@@ -244,6 +244,8 @@ hl.glue("max_gap_epoch_54", int(history.loc[gap.idxmax(), "epoch"]))
 hl.glue("final_gap_54", float(gap.iloc[-1]))
 hl.glue("fig-bn-54", training_plots.batch_norm_diagnostic(
     history["epoch"], history["val_mae"], history["val_mae_recalibrated"]), display=False)
+
+# %% tags=["remove-cell"]
 d = diagnosis.to_dict("index")
 scale_s = d["alignn_simple"]["bn_input_std_max"]
 scale_c = d["cgcnn"]["bn_input_std_max"]
@@ -260,6 +262,8 @@ hl.glue("scale_phrase_54",
 ratio = d["alignn_simple"]["noise_first"] / d["cgcnn"]["noise_first"]
 hl.glue("noise_ratio_54", ratio)
 calmer = all(d[n]["noise_first"] > d[n]["noise_second"] for n in d)
+
+# %% tags=["remove-cell"]
 hl.glue("gap_sentence_54", "学習率が高いあいだは、同じ重みでも正規化に使う統計量だけで検証 MAE が"
         "大きく変わり、学習の終わりにはその差が小さくなります" if gap.max() > 3 * gap.iloc[-1]
         else "このページの短い学習では、その差は学習の終わりまで小さくなりませんでした")

@@ -157,6 +157,8 @@ hl.glue("embedding_hypothesis_55", {
     "better": "これは次の見込みとは逆の結果で、このデータではその見込みが当てはまり"
               "ませんでした",
 }[embedding["verdict"]])
+
+# %% tags=["remove-cell"]
 counts = df[df["split"] == "train"]["formula"].str.findall(r"[A-Z][a-z]?")
 counts = counts.explode().value_counts()
 hl.glue("n_rare_elements_55", int((counts < 20).sum()))
@@ -282,6 +284,8 @@ hl.tables.show(intervals, ["model", "target", "diff (95 %)", "verdict"],
 learned = hl.experiments.run("megnet_mt_uncertainty", profile)
 hl.glue("fig-weights-55", hl.plots.task_weight_trajectory(
     learned.extra["weight_trajectory"], ["生成エネルギー", "バンドギャップ"]), display=False)
+
+# %% tags=["remove-cell"]
 change = transfer["e_form_mae change %"]
 best = change.idxmin()
 hl.glue("best_mt_55", transfer.loc[best, "model"])
@@ -305,6 +309,8 @@ for verdict in WORDS:
 hl.glue("n_pairs_55", len(intervals))
 claims.require(len(intervals) == 2 * len(RUNS[2:]),
                "マルチタスク × タスクの組み合わせ")
+
+# %% tags=["remove-cell"]
 hl.glue("lambda_eform_55", learned.extra["weights"]["e_form"])
 hl.glue("lambda_gap_55", learned.extra["weights"]["band_gap"])
 hl.glue("metal_gap_55", table.loc["megnet_band_gap", "gap_mae_metal"])
