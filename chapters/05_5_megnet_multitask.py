@@ -261,7 +261,7 @@ table = hl.tables.multitask_table(profile, names=RUNS)
 hl.tables.show(table)
 
 # %% [markdown]
-# 単一タスクの基準に対する MAE の変化率です（正の値は悪化 = 負の転移）。
+# 単一タスクの基準に対する MAE の変化率（点推定）です。正の値は悪化を表しますが、負の転移と言えるかは次の区間で判断します。
 
 # %%
 transfer = hl.tables.transfer_table(table)
