@@ -69,6 +69,7 @@ curves = pd.concat([hl.experiments.learning_curve(m, profile=profile)
 # %%
 table["mae (95 %)"] = hl.tables.interval_column(table, "mae")
 table["diff (95 %)"] = hl.tables.interval_column(table, "diff", signed=True)
+table.loc[single, "diff (95 %)"] = "基準"
 hl.tables.show(table, ["model", "mae (95 %)", "diff (95 %)", "verdict", "r2",
                        "train_time_s"])
 
@@ -86,15 +87,39 @@ hl.glue("cgcnn_vs_rf_57", sentence("cgcnn", "rf_magpie"))
 e_form = curves[curves["target"] == "e_form"].pivot(index="train_size", columns="model",
                                                     values="mae")
 ratio = e_form["cgcnn"] / e_form["rf_magpie"]
-hl.glue("lc_small_57", int(ratio.index[0]))
-hl.glue("lc_large_57", int(ratio.index[-1]))
-hl.glue("lc_ratio_small_57", ratio.iloc[0])
-hl.glue("lc_ratio_large_57", ratio.iloc[-1])
-hl.glue("lc_trend_57", "この章の学習曲線でも、訓練データが増えるにつれて、RF に対する CGCNN の"
-        "MAE の比は小さくなりました（CGCNN が相対的に良くなりました）"
-        if ratio.iloc[-1] < ratio.iloc[0] else
-        "この章の学習曲線では、訓練データを増やしても、RF に対する CGCNN の MAE の比は"
-        "小さくなりませんでした")
+
+# %% tags=["remove-cell"]
+steps = ratio.diff().dropna()
+low = ratio.idxmin()
+
+
+def at(n):
+    return f"{int(n):,} 件で {ratio[n]:.2f} 倍"
+
+
+if (steps < 0).all():
+    trend = ("この章の学習曲線では、訓練データが増えるごとに、RF に対する "
+             f"CGCNN の MAE の比が小さくなりました（{at(ratio.index[0])}から "
+             f"{at(ratio.index[-1])}）")
+elif ratio.iloc[-1] < ratio.iloc[0]:
+    path = (f"{at(low)}まで下がり、訓練データが最も多い {at(ratio.index[-1])}"
+            "でした"
+            if low != ratio.index[-1] else
+            f"{at(low)}まで下がりましたが、途中で上がった点もありました")
+    trend = ("この章の学習曲線では、RF に対する CGCNN の MAE の比は "
+             f"{at(ratio.index[0])}から {path}。全体としては小さくなりましたが、"
+             "訓練データが増えるごとに小さくなったわけではありません（各点は"
+             "乱数の種一つの学習なので、点ごとの上下にはばらつきも含まれます）")
+else:
+    trend = ("この章の学習曲線では、訓練データを増やしても、RF に対する CGCNN "
+             f"の MAE の比は小さくなりませんでした（{at(ratio.index[0])}、"
+             f"{at(ratio.index[-1])}）")
+claims.require(("増えるごとに、" in trend) == bool((steps < 0).all()), trend)
+
+# %% tags=["remove-cell"]
+hl.glue("lc_trend_57", trend)
+hl.glue("lc_ratios_57", "、".join(
+    f"{int(n):,} 件で {r:.2f} 倍" for n, r in ratio.items()))
 
 # %% tags=["remove-cell"]
 fusions = ["early_fusion", "attention_fusion", "late_fusion_val", "stacking"]
@@ -120,7 +145,7 @@ hl.glue("top_57", claims.listing(labels[n] for n in claims.top_group(ranked)))
 # %% [markdown]
 # ## 主要な知見
 #
-# 1. **構造情報の価値は、目的変数とデータ量で決まる。** 5.1 節で見たとおり、このデータ（凸包近くの安定相）では多形間の生成エネルギーの差が小さく、組成だけでもかなり予測できます。このビルドでは、{glue:text}`cgcnn_vs_rf_57`。学習曲線（5.1 節）では、訓練データが {glue:text}`lc_small_57` 件のとき CGCNN の MAE は RF の {glue:text}`lc_ratio_small_57:.2f` 倍、{glue:text}`lc_large_57` 件のとき {glue:text}`lc_ratio_large_57:.2f` 倍でした。
+# 1. **構造情報の価値は、目的変数とデータ量で決まる。** 5.1 節で見たとおり、このデータ（凸包近くの安定相）では多形間の生成エネルギーの差が小さく、組成だけでもかなり予測できます。このビルドでは、{glue:text}`cgcnn_vs_rf_57`。学習曲線（5.1 節）では、CGCNN の MAE は RF の、{glue:text}`lc_ratios_57`でした。
 # 2. **統合が単独モデルに勝つとは限らない。** 4 種類の統合（連結、Attention、Late Fusion、スタッキング）を、RF と CGCNN の良い方（「{glue:text}`single_57`」）と比べると、差の 95 % 区間がゼロを含まずに良かったのは {glue:text}`n_fusion_better_57` 種類（{glue:text}`fusion_better_57`）、区別できなかったのは {glue:text}`n_fusion_tie_57` 種類（{glue:text}`fusion_tie_57`）、明確に悪かったのは {glue:text}`n_fusion_worse_57` 種類（{glue:text}`fusion_worse_57`）でした。統合の効果は、必ず同じ条件の単独モデルと、区間つきで比べて確かめます。
 # 3. **重みを選ぶデータを間違えると、性能を読み誤る。** Late Fusion の重みは、検証データで選ぶと $\alpha$ = {glue:text}`alpha_val_57:.2f`、元の教材のように訓練データで選ぶと $\alpha$ = {glue:text}`alpha_train_57:.2f` でした。テスト MAE では、{glue:text}`leak_57`。
 # 4. **角度の情報にはコストがかかる。** ALIGNN 完全版の学習時間は CGCNN の {glue:text}`alignn_time_57:.1f` 倍でした。精度では、{glue:text}`alignn_57`。
@@ -155,7 +180,7 @@ crystals = {name: hl.predict.examples.prototype(name)
             for name in hl.predict.examples.BOOK_EXAMPLES}
 predictor = hl.predict.Predictor(profile=profile)  # 重みを一度だけ読み込む
 predictions = predictor.predict(crystals)
-hl.predict.widget.side_by_side(predictions)
+hl.predict.widget.page_table(predictions)
 
 # %% tags=["remove-cell"]
 # 本文の「全モデルの予測」を保証する
@@ -163,22 +188,30 @@ assert set(predictions["model"]) == set(hl.predict.book_models())
 assert predictions["prediction"].notna().all()
 
 # %% [markdown]
-# 行がモデルと目的変数、列が結晶です。値に `*` が付いているのは、そのモデルの学習データの外にある入力です。学習データにない元素を含むか、学習データのどの単位胞よりも多くのサイトを持つ場合がこれに当たり、予測は外挿になります。学習データに同じ組成式の物質があれば、その中で最も安定な多形の DFT 値が「DFT（学習データ中の同じ組成式）」の行に入ります。結晶ごとの判定は次の表のとおりです。
+# 行がモデルと目的変数、列が結晶です。値に `*` が付いているのは、そのモデルの学習データの外にある入力です。学習データにない元素を含むか、学習データのどの単位胞よりも多くのサイトを持つ場合がこれに当たり、予測は外挿になります。学習データに同じ組成式の物質があれば、その中で最も安定な多形の DFT 値が「DFT（学習データ中の同じ組成式）」の行に入ります。結晶ごとの判定は次の表のとおりです（「—」は該当なし）。
 
 # %%
-flags = ["unseen_elements", "too_many_sites", "in_training_data", "dft_id"]
-predictions.groupby("input", sort=False)[flags].first()
+hl.predict.widget.flag_table(predictions)
+
+# %% tags=["remove-cell"]
+unseen = predictions["unseen_elements"] != ""
+hl.glue("flags_note_57", "。".join(
+    ["ここで組み立てた結晶には、どのモデルの学習データにもない元素を含むものは"
+     "ありません（表にその列がないのはそのためです）" if not unseen.any() else
+     "学習データにない元素を含む結晶があります（表の「学習データにない元素」）"]
+    + (["学習データのどの単位胞よりもサイトが多い結晶もありません"]
+       if not predictions["too_many_sites"].any() else [])))
 
 # %% [markdown]
-# 長い形式の表には、予測のばらつきの目安も入っています。複数の乱数の種で学習した run がレジストリにあるモデルは種の間の標準偏差、Late Fusion とスタッキングは組み合わせる RF と CGCNN の予測の開きです。ここで組み立てた結晶は実験の格子定数による理想構造で、学習データ（DFT で構造緩和した結晶）とは格子定数が少し異なることにも注意してください。
+# {glue:text}`flags_note_57`。
+#
+# 長い形式の表には、予測のばらつきの目安も入っています。複数の乱数の種で学習した run がレジストリにあるモデルは種の間の標準偏差、Late Fusion とスタッキングは組み合わせる RF と CGCNN の予測の開きです。ここで組み立てた結晶は実験の格子定数による理想構造で、学習データ（DFT で構造緩和した結晶）とは格子定数が少し異なることにも注意してください。次の表は Si（ダイヤモンド型）についての全モデルの予測値で、目安のないモデルは「—」です。
 
 # %%
-columns = ["model", "target", "prediction", "unit", "uncertainty",
-           "uncertainty_kind"]
-predictions.loc[predictions["input"] == "Si (diamond)", columns]
+hl.predict.widget.spread_table(predictions, "Si (diamond)")
 
 # %% [markdown]
-# ノートブックを実行しているときは、下の欄で結晶を選ぶか CIF を貼り付けて「予測する」を押すと、同じ表がその場で作られます（本として読んでいるときは、上の表が同じ内容です）。ターミナルからは `python -m hybridlib.predict a.cif b.cif --out table.csv` で、いくつもの CIF をまとめて予測できます。読めないファイルがあっても、そのファイル名と理由を表示して残りを予測します。
+# 次のセルは、ノートブックをカーネルにつないで実行したときだけ、結晶を選ぶ欄、CIF を貼り付ける欄と「予測する」ボタンを表示します。選んで押すと、上と同じ表がその場で作られます。ウィジェットは動いているカーネルが必要なので、この本のページ（静的な HTML）ではセルの下に何も表示されません。本として読んでいるときは、上の表が同じ内容です。ターミナルからは `python -m hybridlib.predict a.cif b.cif --out table.csv` で、いくつもの CIF をまとめて予測できます。読めないファイルがあっても、そのファイル名と理由を表示して残りを予測します。
 
 # %% tags=["remove-output"]
 hl.predict.widget.explorer(predictor)

@@ -6,7 +6,8 @@ import pytest
 
 from hybridlib.predict import Predictor
 from hybridlib.predict.examples import BOOK_EXAMPLES, PROTOTYPES, prototype
-from hybridlib.predict.widget import DFT_LABEL, explorer, side_by_side
+from hybridlib.predict.widget import (DFT_LABEL, _spread_kind, explorer, flag_table, page_table,
+                                     side_by_side, spread_table)
 
 #: name -> (atoms in the conventional cell, nearest-neighbour distance in Å)
 EXPECTED = {"NaCl (rock salt)": (8, 2.820), "Si (diamond)": (8, 2.352),
@@ -62,3 +63,38 @@ def test_the_explorer_shows_a_table_for_a_prototype_and_an_error_for_bad_text(ti
     text.value = "not a cif\nat all"
     button.click()
     assert "予測できません" in capsys.readouterr().out
+
+
+def _shown(styler) -> tuple[list[str], str]:
+    """Headers and HTML of a table from :func:`hybridlib.report.tables.show`."""
+    return list(styler.data.columns), styler.to_html()
+
+
+def test_the_page_tables_have_japanese_headers_three_decimals_and_dashes(tiny):
+    profile, registry, dataset = tiny
+    train = dataset[dataset["split"] == "train"]
+    predictor = Predictor(["rf_magpie", "cgcnn"], profile, registry=registry, seeds=())
+    table = predictor.predict({"Si (diamond)": prototype("Si (diamond)"),
+                               "known": train["structure"].iloc[0]})
+    headers, html = _shown(page_table(table))
+    assert headers[:2] == ["モデル", "目的変数"] and "Si（ダイヤモンド型）" in headers
+    assert "生成エネルギー (eV/atom)" in html and "e_form" not in html
+    headers, html = _shown(flag_table(table))
+    assert headers[0] == "結晶" and "学習データに同じ組成式がある" in headers
+    assert "unseen_elements" not in html and "nan" not in html.lower()
+    if (table["unseen_elements"] == "").all():
+        assert "学習データにない元素" not in headers  # an empty column is left out
+    headers, html = _shown(spread_table(table, "Si (diamond)"))
+    assert headers[:3] == ["モデル", "目的変数", "予測値"]
+    row = table[(table["input"] == "Si (diamond)") & (table["model"] == "cgcnn")].iloc[0]
+    assert f"{row['prediction']:.3f}" in html and f"{row['prediction']:.6f}" not in html
+    assert "spread of" not in html and "nan" not in html.lower()
+    with pytest.raises(KeyError, match="no predictions"):
+        spread_table(table, "GaN (wurtzite)")
+
+
+def test_the_spread_kind_is_written_in_japanese():
+    labels = {"rf_magpie": "RF", "cgcnn": "CGCNN"}
+    assert _spread_kind("spread of rf_magpie and cgcnn", labels) == "RF と CGCNN の予測の開き"
+    assert _spread_kind("std over 3 seeds", labels) == "3 個の種の間の標準偏差"
+    assert _spread_kind("", labels) is None
