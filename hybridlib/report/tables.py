@@ -14,8 +14,8 @@ import pandas as pd
 
 from ..config import Profile
 
-__all__ = ["MODELS", "MULTITASK_RUNS", "COLUMNS", "show", "metrics_table", "multitask_table",
-           "transfer_table", "pareto_front", "total_seconds",
+__all__ = ["MODELS", "MULTITASK_RUNS", "COLUMNS", "show", "duration", "metrics_table",
+           "multitask_table", "transfer_table", "pareto_front", "total_seconds",
            # statistics section
            "SEEDS", "test_predictions", "ranked_table", "difference_table",
            "error_by_class_table", "stored_run", "seed_table",
@@ -200,6 +200,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "change_pct": ("MAE の変化 (%)", "percent"),
     "label_random": ("順位（ランダム分割）", "text"),
     "label_formula": ("順位（組成式分割）", "text"),
+    "scenario": ("シナリオ", "text"), "choice": ("選んだ手法", "text"),
+    "reason": ("理由", "text"),
 }
 #: how a comparison's verdict reads in a table
 VERDICTS = {"better": "良い", "worse": "悪い", "tie": "区別できない"}
@@ -236,6 +238,11 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.1f}\u00a0分"
     return f"{seconds / 3600:.1f}\u00a0時間"
+
+
+def duration(seconds: float) -> str:
+    """A time as the tables write it: ``2.5 秒``, ``10.3 分``, ``1.2 時間`` (for sentences)."""
+    return _duration(float(seconds))
 
 
 def _describe(column, unit: str, labels: Mapping[str, str]) -> tuple[str, str]:

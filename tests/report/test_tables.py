@@ -89,3 +89,13 @@ def test_an_unknown_column_needs_a_label_and_gets_it(metrics):
     assert _cells(styler)[1] == ["RF (Magpie 132)", "0", "a"]
     with pytest.raises(ValueError, match="no columns \\['nope'\\]"):
         tables.show(metrics, ["nope"])
+
+
+def test_duration_reads_like_the_table_and_answers_get_headers():
+    nbsp = "\u00a0"
+    assert tables.duration(27.0) == f"27.0{nbsp}秒"
+    assert tables.duration(1147.357) == f"19.1{nbsp}分"
+    assert tables.duration(7300) == f"2.0{nbsp}時間"
+    answers = pd.DataFrame({"choice": {"A": "alignn"}, "reason": {"A": "理由"}})
+    header, row = _cells(tables.show(answers.rename_axis("scenario")))
+    assert header == ["シナリオ", "選んだ手法", "理由"] and row == ["A", "alignn", "理由"]
