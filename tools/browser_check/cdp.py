@@ -192,13 +192,25 @@ class Tab:
         return result["result"].get("value")
 
     def screenshot(self, path: Path, max_height: int = 16000) -> None:
-        """PNG of the whole page (cut at ``max_height`` CSS pixels)."""
-        size = self.browser.call("Page.getLayoutMetrics", session=self.session)["cssContentSize"]
-        clip = {"x": 0, "y": 0, "width": self.browser.width,
-                "height": min(max(size["height"], 1), max_height), "scale": 1}
-        data = self.browser.call("Page.captureScreenshot", {
-            "format": "png", "clip": clip, "captureBeyondViewport": True},
-            session=self.session, timeout=self.timeout)["data"]
+        """PNG of the whole page (cut at ``max_height`` CSS pixels).
+
+        The viewport is made as tall as the page for the capture (then restored):
+        ``captureBeyondViewport`` on a page of ~10,000 px came out shifted sideways in
+        most runs, with the sidebar and the left of the text cut off.
+        """
+        call = self.browser.call
+        size = call("Page.getLayoutMetrics", session=self.session)["cssContentSize"]
+        height = int(min(max(size["height"], 1), max_height))
+        call("Emulation.setDeviceMetricsOverride", {
+            "width": self.browser.width, "height": height, "deviceScaleFactor": 1,
+            "mobile": False}, session=self.session)
+        try:
+            clip = {"x": 0, "y": 0, "width": self.browser.width, "height": height,
+                    "scale": 1}
+            data = call("Page.captureScreenshot", {"format": "png", "clip": clip},
+                        session=self.session, timeout=self.timeout)["data"]
+        finally:
+            call("Emulation.clearDeviceMetricsOverride", session=self.session)
         Path(path).write_bytes(base64.b64decode(data))
 
     def collect(self) -> None:
