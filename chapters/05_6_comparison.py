@@ -391,6 +391,7 @@ def mean_sd(mean, sd) -> str:
     return f"{mean:.4f}" if pd.isna(sd) else f"{mean:.4f} ± {sd:.4f}"
 
 
+# %%
 literature = pd.DataFrame({
     "algorithm": board["algorithm"],
     "input": board["family"].map(FAMILIES),
