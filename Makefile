@@ -17,7 +17,7 @@ export HYBRIDLIB_CACHE_DIR ?= $(CURDIR)/.cache/hybridlib
 export MPLBACKEND ?= Agg
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install book test colab-check browser check-ci check-book students grading-test bench set-repo clean
+.PHONY: install book test exercises-nbval-then-colab colab-check browser check-ci check-book students grading-test bench set-repo clean
 
 install: $(STAMP) $(MATHJAX)
 
@@ -51,17 +51,21 @@ book: install
 	echo "$$version" > $(BOOK_STAMP); \
 	test -f _build/html/index.html && echo "book: _build/html/index.html"
 
-# Unit tests, nbval over the graded exercise notebook, then the ci-profile book (its build
-# executes every chapter and fails on any cell error: allow_errors false, -W) read in
-# headless Chromium, then the Colab path. The test files are spread over both cores (pytest-xdist,
-# one file per worker at a time: module fixtures are built once); the ten slowest tests are
-# listed in the log.
+# Unit tests, then three checks side by side (each runs one kernel at a time, so two cores
+# serve them together; each one's log is printed when it ends): nbval over the graded exercise
+# notebook followed by the Colab path, and the ci-profile book (its build executes every chapter
+# and fails on any cell error: allow_errors false, -W) read in headless Chromium. The test files
+# are spread over both cores (pytest-xdist, one file per worker at a time: module fixtures are
+# built once); the ten slowest tests are listed in the log.
 test: install browser
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m hybridlib.experiments --jobs 2
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q -m "slow or not slow" --durations=10 -n 2 --dist loadfile
+	$(MAKE) --no-print-directory -j 2 --output-sync=target exercises-nbval-then-colab check-ci
+
+# nbval over the graded exercise notebook (the registry filled by make test), then the Colab path.
+exercises-nbval-then-colab: install
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -q \
 		-p no:cacheprovider chapters/05_8_exercises.ipynb
-	$(MAKE) --no-print-directory check-ci
 	$(MAKE) --no-print-directory colab-check
 
 # The Colab path on this machine: a fresh venv that already has torch, hybridlib installed by
