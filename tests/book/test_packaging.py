@@ -152,7 +152,10 @@ def _recipe(target: str) -> list[str]:
 
 
 def test_make_test_runs_the_colab_path_check():
-    assert "$(MAKE) --no-print-directory colab-check" in _recipe("test")
+    side_by_side = _recipe("test")[-1]
+    assert "-j 2" in side_by_side and "check-ci" in side_by_side
+    assert "exercises-nbval-then-colab" in side_by_side
+    assert "$(MAKE) --no-print-directory colab-check" in _recipe("exercises-nbval-then-colab")
     assert _recipe("colab-check") == ["$(BIN)/python -m tools.colab_check"]
 
 
