@@ -227,22 +227,19 @@ def _writer(kind: str):
         "target": lambda v: _TARGETS.get(v, str(v)),
         "text": lambda v: "—" if missing(v) else str(v),
         "verdict": lambda v: "—" if missing(v) else VERDICTS.get(v, str(v)),
-        "time": lambda v: "—" if missing(v) else _duration(float(v)),
+        "time": lambda v: "—" if missing(v) else duration(v),
     }[kind]
 
 
-def _duration(seconds: float) -> str:
-    """``2.5 秒``, ``10.3 分``, ``1.2 時間`` (a no-break space keeps number and unit together)."""
+def duration(seconds: float) -> str:
+    """A time as the tables write it: ``2.5 秒``, ``10.3 分``, ``1.2 時間`` (a no-break space
+    keeps number and unit together; also for sentences)."""
+    seconds = float(seconds)
     if seconds < 60:
         return f"{seconds:.1f}\u00a0秒"
     if seconds < 3600:
         return f"{seconds / 60:.1f}\u00a0分"
     return f"{seconds / 3600:.1f}\u00a0時間"
-
-
-def duration(seconds: float) -> str:
-    """A time as the tables write it: ``2.5 秒``, ``10.3 分``, ``1.2 時間`` (for sentences)."""
-    return _duration(float(seconds))
 
 
 def _describe(column, unit: str, labels: Mapping[str, str]) -> tuple[str, str]:
