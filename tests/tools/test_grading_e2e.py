@@ -19,6 +19,8 @@ import nbformat
 import pytest
 
 from tools import grading
+from tools.grading.outcomes import _missing
+from tools.grading.runner import KernelSetup, prepare_home, run_graded
 from tools.grading.submissions import safe_name
 
 FIXTURES = Path(__file__).parent / "grading_fixtures"
@@ -427,3 +429,45 @@ def test_written_answers_are_graded_by_hand_and_merged_on_the_next_run(tmp_path,
         "3.5", "1.5", "0")
     feedback = (paths.feedback / f"{safe_name('dora')}.md").read_text(encoding="utf-8")
     assert "記述（2 点）：1.5 点：辺が結合角を運ぶことにも触れましょう" in feedback
+
+
+# A kernel that dies while it starts (here: an IPython startup file, run before the kernel
+# answers) stands for a port taken by a kernel starting beside it or a machine too busy to
+# answer: no student code has run, so the grader starts the run again.
+DIE_ON_FIRST_START = '''import os, pathlib
+marker = pathlib.Path(os.environ["HOME"]) / "started-once"
+if not marker.exists():
+    marker.touch()
+    os._exit(1)
+'''
+
+
+def _kernel_that_dies(tmp_path: Path, script: str) -> KernelSetup:
+    home = tmp_path / "home"
+    prepare_home(home)
+    startup = home / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-die.py").write_text(script, encoding="utf-8")
+    return KernelSetup("ci", tmp_path / "cache", home)
+
+
+def _one_cell() -> nbformat.NotebookNode:
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+
+
+def test_a_kernel_that_fails_to_start_is_started_again(tmp_path):
+    setup = _kernel_that_dies(tmp_path, DIE_ON_FIRST_START)
+    run = run_graded(_one_cell(), tmp_path / "run", setup,
+                                    cell_timeout=CELL_TIMEOUT, timeout=TIMEOUT)
+    assert run.attempts == 2 and run.started is not None and not run.killed
+    assert run.records[0].passed
+    assert "Kernel" in run.setup_problem, run.setup_problem
+
+
+def test_a_kernel_that_never_starts_is_the_graders_error_not_the_students(tmp_path):
+    setup = _kernel_that_dies(tmp_path, "import os\nos._exit(1)\n")
+    run = run_graded(_one_cell(), tmp_path / "run", setup,
+                                    cell_timeout=CELL_TIMEOUT, timeout=TIMEOUT, attempts=2)
+    assert run.attempts == 2 and run.started is None and not run.records
+    status, message = _missing(run, TIMEOUT)
+    assert status == "error" and "2 回とも起動しなかった" in message and "採点環境" in message

@@ -101,6 +101,10 @@ def _missing(run: RunResult, timeout: float) -> tuple[str, str]:
         return "timeout", f"この演習の実行が制限時間（{timeout:g} 秒）を超えたため、実行されませんでした"
     if run.kernel_died is not None:
         return "error", "カーネルが途中で停止したため、実行されませんでした（os._exit などを使っていませんか）"
+    if run.started is None:
+        why = f"：{run.setup_problem}" if run.setup_problem else ""
+        return "error", (f"採点用のカーネルが {run.attempts} 回とも起動しなかったため、実行されません"
+                         f"でした（提出物ではなく採点環境の問題です{why}）")
     return "error", "このチェックは実行されませんでした（カーネルが起動しなかったか、途中で停止しました）"
 
 

@@ -4,8 +4,9 @@ After every nbval cell it writes one JSON line to the file descriptor named by
 ``HYBRIDLIB_GRADING_FD`` (a pipe the grader opened; the kernel, started with ``close_fds``, does
 not hold it): the cell number, whether it passed, its exception, whether it timed out, and the
 output lines that start with an emission marker (and, before the first cell, that the kernel
-has started: the exercise's time limit counts from there). A results line is written as soon as
-its cell ends, so a run killed later keeps what it finished. If the kernel dies while a cell runs (for
+has started: the exercise's time limit counts from there; or, if the kernel never became ready,
+why). A results line is written as soon as its cell ends, so a run killed later keeps what it
+finished. If the kernel dies while a cell runs (for
 example ``os._exit``), the plugin reports it and ends the run at once instead of waiting for the
 cell timeout.
 """
@@ -80,6 +81,9 @@ def pytest_runtest_makereport(item, call):
     if call.when == "setup" and report.skipped:
         _write({"cell": item.cell_num, "passed": False, "skipped": True})
         return
+    if call.when == "setup" and report.failed:
+        _report_setup_failure(item, call)
+        return
     if call.when != "call":
         return
     outputs = getattr(item, "test_outputs", None) or []
@@ -98,3 +102,11 @@ def pytest_runtest_makereport(item, call):
         "problem": problem.strip().splitlines()[0][:500] if problem.strip() else "",
         "emitted": lines[:_MAX_LINES],
     })
+
+
+def _report_setup_failure(item, call) -> None:
+    """Say why the notebook's kernel could not be set up (no student code has run yet)."""
+    problem = str(call.excinfo.value).strip() if call.excinfo is not None else ""
+    name = call.excinfo.typename if call.excinfo is not None else "setup"
+    _write({"cell": item.cell_num, "event": "setup-failed",
+            "problem": f"{name}: {problem.splitlines()[0][:500] if problem else ''}".rstrip(": ")})

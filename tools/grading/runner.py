@@ -6,6 +6,9 @@ files, the hybridlib cache — at folders of this student only. Results come bac
 (:mod:`tools.grading.plugin`), line by line, so a run killed at its time limit keeps the checks
 it finished. The whole process tree (pytest, the kernel, anything they started) is killed at the
 limit, and afterwards every process still carrying this run's token in its environment.
+A kernel that never becomes ready (a port taken by a kernel starting beside it, a machine too
+busy to answer in time) is started again, up to :data:`STARTUP_ATTEMPTS` times: no student code
+has run by then, so a retry changes no grade, and the failure is the grader's, not the student's.
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 TOKEN_ENV = "HYBRIDLIB_GRADING_RUN"
 #: Seconds pytest may take to import and start the kernel (not counted in an exercise's limit).
 STARTUP_LIMIT = 180.0
+#: Times a run is started before a kernel that never becomes ready is the run's result.
+STARTUP_ATTEMPTS = 3
 #: Environment variables a grading kernel never inherits from the grader.
 _DROPPED = ("HYBRIDLIB_DATA_DIR", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP",
             "JPY_PARENT_PID", "PYTHONBREAKPOINT", "PYTHONINSPECT")
@@ -60,6 +65,8 @@ class RunResult:
     returncode: int | None = None
     seconds: float = 0.0
     log: str = ""
+    setup_problem: str = ""            # why a kernel could not be set up (last failed start)
+    attempts: int = 1                  # runs started until a kernel became ready
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,9 @@ def _read_records(read_fd: int, result: RunResult) -> None:
             if record.get("event") == "started":
                 result.started = time.monotonic()
                 continue
+            if record.get("event") == "setup-failed":
+                result.setup_problem = result.setup_problem or str(record.get("problem", ""))
+                continue
             result.records[cell] = CellRecord(
                 cell=cell, passed=bool(record.get("passed")), ename=str(record.get("ename", "")),
                 evalue=str(record.get("evalue", "")), timeout=bool(record.get("timeout")),
@@ -169,12 +179,29 @@ def _read_records(read_fd: int, result: RunResult) -> None:
 
 
 def run_graded(notebook: nbformat.NotebookNode, folder: Path, setup: KernelSetup, *,
-               cell_timeout: float, timeout: float) -> RunResult:
+               cell_timeout: float, timeout: float,
+               attempts: int = STARTUP_ATTEMPTS) -> RunResult:
     """Run a graded copy with nbval in ``folder``; kill everything ``timeout`` seconds after
-    the kernel started (or :data:`STARTUP_LIMIT` seconds after launch if it never starts)."""
+    the kernel started (or :data:`STARTUP_LIMIT` seconds after launch if it never starts).
+    A run whose kernel never became ready is started again, ``attempts`` times at most."""
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, folder / "graded.ipynb")
     (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (folder / "pytest.log").unlink(missing_ok=True)
+    start = time.monotonic()
+    problem = ""
+    for attempt in range(1, attempts + 1):
+        result = _run_once(folder, setup, cell_timeout=cell_timeout, timeout=timeout)
+        result.attempts = attempt
+        problem = result.setup_problem = result.setup_problem or problem
+        if result.started is not None:
+            break
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _run_once(folder: Path, setup: KernelSetup, *, cell_timeout: float,
+              timeout: float) -> RunResult:
     token = secrets.token_hex(16)
     env = kernel_environment(setup, token)
     read_fd, write_fd = os.pipe()
@@ -188,7 +215,7 @@ def run_graded(notebook: nbformat.NotebookNode, folder: Path, setup: KernelSetup
     result = RunResult()
     reader = threading.Thread(target=_read_records, args=(read_fd, result), daemon=True)
     start = time.monotonic()
-    with open(folder / "pytest.log", "w", encoding="utf-8") as log:
+    with open(folder / "pytest.log", "a", encoding="utf-8") as log:
         try:
             process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
                                        stdout=log, stderr=subprocess.STDOUT,
@@ -205,6 +232,5 @@ def run_graded(notebook: nbformat.NotebookNode, folder: Path, setup: KernelSetup
         _kill_tree(process, token)
         result.returncode = process.returncode
     reader.join(timeout=10)
-    result.seconds = time.monotonic() - start
     result.log = (folder / "pytest.log").read_text(encoding="utf-8", errors="replace")[-4000:]
     return result

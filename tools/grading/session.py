@@ -276,6 +276,9 @@ def _student_result(entry: dict, reference: Reference, limits: _Limits,
             copy, run = entry["runs"][label]
             result.checks = check_results(copy, run, reference.expected, limits.timeout)
             result.notes += cell_notes(copy, run)
+            if run.attempts > 1 and run.started is not None:
+                result.notes.append(f"採点用のカーネルが起動しなかったため、{run.attempts} 回目の起動で"
+                                    "採点しました（提出物とは関係がなく、点数も変わりません）")
             result.timed_out = run.killed or own_cell_timed_out(copy, run, entry["sections"])
             result.seconds = run.seconds
         result.notes += entry["notes"].get(label, [])
