@@ -125,7 +125,8 @@ def rank_with_ties(predictions: pd.DataFrame, *, n_boot: int = N_BOOT, level: fl
     Returns:
         Index: run; columns ``mae, rank, tied`` (another run has the same rank),
         ``label`` (``"1"``, or ``"1="`` for a tie), ``diff_best, diff_best_low,
-        diff_best_high`` (MAE minus that of the lowest-MAE run, with its interval); sorted
+        diff_best_high`` (MAE minus that of the lowest-MAE run, with its interval; the best run
+        itself has 0 and no interval, NaN); sorted
         by rank, then MAE.
     """
     names = [c for c in predictions.columns if c != "y"]
@@ -145,7 +146,7 @@ def rank_with_ties(predictions: pd.DataFrame, *, n_boot: int = N_BOOT, level: fl
     rank[order] = np.maximum.accumulate(beaten_by[order] + 1)
     best = int(order[0])
     bounds = [percentile_interval(means[:, i] - means[:, best], level) if i != best
-              else (0.0, 0.0) for i in range(len(names))]
+              else (np.nan, np.nan) for i in range(len(names))]
     table = pd.DataFrame({"mae": mae, "rank": rank,
                           "diff_best": mae - mae[best],
                           "diff_best_low": [b[0] for b in bounds],

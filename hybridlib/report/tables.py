@@ -634,12 +634,18 @@ def transfer_intervals(profile: Profile | str | None = None,
 def interval_column(table: pd.DataFrame, estimate: str, digits: int = 4,
                     signed: bool = False) -> pd.Series:
     """``"0.1506 [0.1331, 0.1681]"`` strings from the columns ``estimate``, ``<estimate>_low``
-    and ``<estimate>_high`` (``signed``: with a sign, for differences); empty where NaN."""
+    and ``<estimate>_high`` (``signed``: with a sign, for differences); empty where the
+    estimate is NaN, ``"—"`` where only the interval is (a reference compared with itself)."""
     f = f"{'+' if signed else ''}.{digits}f"
-    return pd.Series([
-        "" if pd.isna(e) else f"{e:{f}} [{lo:{f}}, {hi:{f}}]" for e, lo, hi in
-        zip(table[estimate], table[f"{estimate}_low"], table[f"{estimate}_high"])],
-        index=table.index, name=f"{estimate} (95 %)")
+
+    def cell(e: float, lo: float, hi: float) -> str:
+        if pd.isna(e):
+            return ""
+        return "—" if pd.isna(lo) and pd.isna(hi) else f"{e:{f}} [{lo:{f}}, {hi:{f}}]"
+
+    return pd.Series([cell(*row) for row in zip(table[estimate], table[f"{estimate}_low"],
+                                                 table[f"{estimate}_high"])],
+                     index=table.index, name=f"{estimate} (95 %)")
 
 
 def mean_sd_column(seeds: pd.DataFrame, index: Iterable[str], digits: int = 4) -> pd.Series:

@@ -44,6 +44,7 @@ def test_ranking_marks_ties_and_counts_who_beats_whom():
     assert ranked.index[-1] == "b" and not ranked.loc["b", "tied"]
     best = ranked["mae"].idxmin()
     assert ranked.loc[best, "diff_best"] == 0
+    assert ranked.loc[best, ["diff_best_low", "diff_best_high"]].isna().all()
     assert ranked.loc["b", "diff_best_low"] > 0
     with pytest.raises(ValueError, match="no prediction columns"):
         claims.rank_with_ties(pd.DataFrame({"y": [0.0]}))

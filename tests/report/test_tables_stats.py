@@ -151,9 +151,10 @@ def test_transfer_intervals_give_a_verdict_per_task(profile):
 
 
 def test_display_columns_of_intervals_and_seeds():
-    table = pd.DataFrame({"mae": [0.15, np.nan], "mae_low": [0.13, np.nan],
-                          "mae_high": [0.17, np.nan]}, index=["a", "b"])
-    assert hl.tables.interval_column(table, "mae").tolist() == ["0.1500 [0.1300, 0.1700]", ""]
+    table = pd.DataFrame({"mae": [0.15, np.nan, 0.0], "mae_low": [0.13, np.nan, np.nan],
+                          "mae_high": [0.17, np.nan, np.nan]}, index=["a", "b", "ref"])
+    assert hl.tables.interval_column(table, "mae").tolist() == [
+        "0.1500 [0.1300, 0.1700]", "", "—"]
     assert hl.tables.interval_column(table, "mae", 2, signed=True)["a"] == "+0.15 [+0.13, +0.17]"
     seeds = pd.DataFrame({"n_seeds": [3, 1], "mae_mean": [0.1, 0.2], "mae_sd": [0.01, np.nan]},
                          index=["a", "b"])
