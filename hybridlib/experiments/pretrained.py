@@ -203,7 +203,7 @@ def _frozen_mlp(ctx: RunContext) -> Outcome:
     targets = ctx.targets((FUSION_TARGET,))
     frames = split_frames(ctx.table())
     data = {s: _feature_data(f, targets) for s, f in frames.items()}
-    torch.manual_seed(ctx.profile.seed)
+    torch.manual_seed(ctx.profile.training.seed)
     model = EarlyFusion(FrozenEmbedding.from_data(data["train"]),
                         *composition_stats(data["train"]), n_targets=len(targets))
     result = fit(model, data["train"], data["val"], TrainConfig.from_profile(ctx.profile),
