@@ -37,7 +37,8 @@ TARGET_LABELS = {
     "e_form": ("生成エネルギー", "eV/atom"),
     "band_gap": ("バンドギャップ", "eV"),
 }
-_BOX = dict(boxstyle="round", fc="white", ec="0.8")
+_BOX = dict(boxstyle="round,pad=0.3", fc="white", ec="0.8")
+_MARKER_AREA = 70  # points², the size of a model's dot in mae_vs_time
 
 
 def _finite_1d(values, name: str) -> np.ndarray:
@@ -100,20 +101,47 @@ def _plain_log_labels(axis) -> None:
     axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
 
 
-def _spread_labels(fig: Figure, labels: list) -> None:
-    """Move annotations up (in offset points) until no two overlap, after the layout is done."""
+#: Offsets tried for a point's label, nearest first: (points right, points up) of the point;
+#: a negative offset puts the label on that side (right/left-aligned, top/bottom-aligned).
+_LABEL_OFFSETS = [(dx * r, dy * r) for r in (1.0, 1.6, 2.4, 3.6, 5.2)
+                  for dx, dy in ((7, 5), (7, -5), (-7, 5), (-7, -5))]
+
+
+def _place_labels(fig: Figure, ax, labels: list, points: np.ndarray, marker_pt: float) -> None:
+    """Put each point's label at the nearest offset of :data:`_LABEL_OFFSETS` where it covers
+    no marker, no label placed before and stays inside the axes (after the layout is done).
+
+    Args:
+        labels: annotations of some of the points, each at its point (``xycoords="data"``).
+        points: ``(n, 2)`` data coordinates of every marker drawn.
+        marker_pt: marker diameter in points.
+    """
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
+    half = marker_pt / 2 * fig.dpi / 72 + 1
+    centres = ax.transData.transform(np.asarray(points, dtype=float))
+    inside = ax.get_window_extent(renderer)
     placed: list = []
+
+    def clashes(box) -> int:
+        outside = not (inside.x0 <= box.x0 and box.x1 <= inside.x1
+                       and inside.y0 <= box.y0 and box.y1 <= inside.y1)
+        on_markers = np.sum((centres[:, 0] + half > box.x0) & (centres[:, 0] - half < box.x1)
+                            & (centres[:, 1] + half > box.y0) & (centres[:, 1] - half < box.y1))
+        return int(outside) + int(on_markers) + sum(box.overlaps(b) for b in placed)
+
+    def box_at(label, offset):
+        dx, dy = offset
+        label.set_horizontalalignment("left" if dx > 0 else "right")
+        label.set_verticalalignment("bottom" if dy > 0 else "top")
+        label.xyann = offset
+        pad = 0.3 * label.get_fontsize() * fig.dpi / 72 + 1  # the round box's pad, and a pixel
+        return label.get_window_extent(renderer).padded(pad)
+
     for label in sorted(labels, key=lambda a: a.xy[1]):
-        for _ in range(50):
-            box = label.get_window_extent(renderer).expanded(1.0, 1.1)
-            hit = next((b for b in placed if box.overlaps(b)), None)
-            if hit is None:
-                break
-            dx, dy = label.xyann
-            label.xyann = (dx, dy + (hit.y1 - box.y0) * 72 / fig.dpi + 1)
-        placed.append(label.get_window_extent(renderer).expanded(1.0, 1.1))
+        best = min(_LABEL_OFFSETS, key=lambda o: (clashes(box_at(label, o)),
+                                                   _LABEL_OFFSETS.index(o)))
+        placed.append(box_at(label, best))
 
 
 # --------------------------------------------------------------------------- results
@@ -214,7 +242,8 @@ def mae_vs_time(table: pd.DataFrame, unit: str = "eV/atom") -> Figure:
     """Accuracy against training cost: test MAE vs training time (log scale), one point a model.
 
     Only the models on the Pareto front (none is both faster and more accurate) are named and
-    joined by a dashed line; the others are dots in their family's colour, named in the table
+    joined by a dashed line (each name beside its dot, on the nearest side where it covers no
+    dot and no other name); the others are dots in their family's colour, named in the table
     the chapter prints beside the figure.
 
     Args:
@@ -229,13 +258,15 @@ def mae_vs_time(table: pd.DataFrame, unit: str = "eV/atom") -> Figure:
         raise ValueError("train_time_s must be positive (log scale)")
     fig, axes = new_figure(PAGE_WIDTH_IN, 4.6)
     ax = axes[0, 0]
-    ax.scatter(table["train_time_s"], table["mae"], s=70, color=_table_colors(table),
+    ax.scatter(table["train_time_s"], table["mae"], s=_MARKER_AREA, color=_table_colors(table),
                edgecolors="black", linewidths=0.8, zorder=3)
     front = table[pareto_front(table)].sort_values("train_time_s")
     line = ax.plot(front["train_time_s"], front["mae"], color="0.35", ls="--", lw=1,
                    drawstyle="steps-post", zorder=2, label="パレート最適（名前つき）")[0]
     labels = [ax.annotate(row["model"], (row["train_time_s"], row["mae"]), xytext=(7, 5),
-                          textcoords="offset points", fontsize=MIN_FONT_PT, bbox=_BOX)
+                          textcoords="offset points", fontsize=MIN_FONT_PT, bbox=_BOX,
+                          arrowprops=dict(arrowstyle="-", color="0.45", lw=0.7,
+                                          shrinkA=0, shrinkB=5))
               for _, row in front.iterrows()]
     ax.set_xscale("log")
     _plain_log_labels(ax.xaxis)
@@ -244,7 +275,8 @@ def mae_vs_time(table: pd.DataFrame, unit: str = "eV/atom") -> Figure:
     ax.set_title("精度と学習コスト（左下ほど良い）")
     ax.margins(x=0.3, y=0.18)
     _family_legend(fig, table, [line])
-    _spread_labels(fig, labels)
+    _place_labels(fig, ax, labels, table[["train_time_s", "mae"]].to_numpy(),
+                  marker_pt=np.sqrt(_MARKER_AREA))
     return fig
 
 

@@ -360,6 +360,41 @@ def test_mae_vs_time_names_only_the_pareto_front(every_model):
     assert named == sorted(front["model"]) and 0 < len(named) < len(every_model)
 
 
+def _labels_on_markers(fig: Figure) -> list[str]:
+    """Labels of the first axes whose box covers a marker or an earlier label, or leaves
+    the axes."""
+    ax = fig.axes[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    dots = ax.collections[0]
+    centres = ax.transData.transform(dots.get_offsets())
+    half = np.sqrt(dots.get_sizes()[0]) / 2 * fig.dpi / 72
+    frame = ax.get_window_extent(renderer)
+    bad, boxes = [], [text.get_bbox_patch().get_window_extent(renderer) for text in ax.texts]
+    for i, (text, box) in enumerate(zip(ax.texts, boxes)):
+        if any(box.overlaps(other) for other in boxes[:i]):
+            bad.append(text.get_text())
+        covered = ((centres[:, 0] + half > box.x0) & (centres[:, 0] - half < box.x1)
+                   & (centres[:, 1] + half > box.y0) & (centres[:, 1] - half < box.y1))
+        if covered.any() or not (frame.x0 <= box.x0 and box.x1 <= frame.x1
+                                 and frame.y0 <= box.y0 and box.y1 <= frame.y1):
+            bad.append(text.get_text())
+    return bad
+
+
+def test_mae_vs_time_labels_cover_no_dot_and_stay_in_the_axes(every_model):
+    # Named models with unnamed (slower and worse) dots just above and to the right of them,
+    # where a label drawn up and to the right would sit on the dots (as in 5.6).
+    crowd = pd.DataFrame({
+        "model": ["RF (Magpie)", "CGCNN", "ALIGNN", "a", "b", "c", "d"],
+        "family": ["composition", "graph", "graph", "hybrid", "hybrid", "hybrid", "multitask"],
+        "mae": [0.100, 0.070, 0.060, 0.1015, 0.1008, 0.0712, 0.0722],
+        "train_time_s": [30.0, 100.0, 1100.0, 33.0, 36.0, 110.0, 118.0]})
+    for table in (crowd, every_model):
+        fig = plots.mae_vs_time(table)
+        assert _labels_on_markers(fig) == []
+
+
 def test_megnet_block_averages_bonds_per_atom_and_the_alignn_head_is_linear():
     megnet = " ".join(_texts(plots.megnet_block()))
     assert r"原子 $i$ に向かう結合の平均 $\bar{e}_i'$（原子ごと）" in megnet
