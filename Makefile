@@ -59,7 +59,7 @@ book: install
 # built once); the ten slowest tests are listed in the log.
 test: install browser
 	HYBRIDLIB_PROFILE=ci $(BIN)/python -m hybridlib.experiments --jobs 2
-	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q -m "slow or not slow" --durations=10 -n 2 --dist loadfile --no-loadscope-reorder
+	HYBRIDLIB_PROFILE=ci $(BIN)/python -m pytest tests -q -m "slow or not slow" --durations=10 -n 2 --dist loadfile
 	$(MAKE) --no-print-directory -j 2 --output-sync=target exercises-nbval-then-colab check-ci
 
 # nbval over the graded exercise notebook (the registry filled by make test), then the Colab path.

@@ -16,14 +16,6 @@ OUTER_CACHE = os.environ.get("HYBRIDLIB_CACHE_DIR")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Files with slow tests first, the rest in their order. ``make test`` hands whole files
-    to two workers in this order (``--dist loadfile --no-loadscope-reorder``), so the longest
-    files start at once on both instead of one of them ending the run alone."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
-
-
 @pytest.fixture(scope="session")
 def mp_sample():
     """The whole shared MP sample (10,200 real materials) as hl.data.load_mp_sample() returns it."""

@@ -263,14 +263,6 @@ def test_slow_tests_are_left_out_by_default_but_run_by_make_test(tmp_path):
     assert "<Function test_short>" in by_make and "<Function test_long>" in by_make
 
 
-def test_files_with_slow_tests_come_first_and_make_test_keeps_that_order(request):
-    items = request.session.items
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    first = [item.path in slow_files for item in items]
-    assert first == sorted(first, reverse=True)
-    assert "--no-loadscope-reorder" in (ROOT / "Makefile").read_text()
-
-
 def test_every_test_runs_under_a_timeout(request):
     assert request.config.pluginmanager.hasplugin("timeout")
     assert 0 < float(request.config.getini("timeout")) <= 3600
