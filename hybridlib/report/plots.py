@@ -37,7 +37,8 @@ TARGET_LABELS = {
     "e_form": ("生成エネルギー", "eV/atom"),
     "band_gap": ("バンドギャップ", "eV"),
 }
-_BOX = dict(boxstyle="round,pad=0.3", fc="white", ec="0.8")
+_BOX_PAD = 0.3  # a label box's pad, in units of the font size
+_BOX = dict(boxstyle=f"round,pad={_BOX_PAD}", fc="white", ec="0.8")
 _MARKER_AREA = 70  # points², the size of a model's dot in mae_vs_time
 
 
@@ -135,12 +136,11 @@ def _place_labels(fig: Figure, ax, labels: list, points: np.ndarray, marker_pt: 
         label.set_horizontalalignment("left" if dx > 0 else "right")
         label.set_verticalalignment("bottom" if dy > 0 else "top")
         label.xyann = offset
-        pad = 0.3 * label.get_fontsize() * fig.dpi / 72 + 1  # the round box's pad, and a pixel
+        pad = _BOX_PAD * label.get_fontsize() * fig.dpi / 72 + 1  # the box's pad, and a pixel
         return label.get_window_extent(renderer).padded(pad)
 
     for label in sorted(labels, key=lambda a: a.xy[1]):
-        best = min(_LABEL_OFFSETS, key=lambda o: (clashes(box_at(label, o)),
-                                                   _LABEL_OFFSETS.index(o)))
+        best = min(_LABEL_OFFSETS, key=lambda o: clashes(box_at(label, o)))  # first of the least
         placed.append(box_at(label, best))
 
 
