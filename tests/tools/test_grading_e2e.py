@@ -458,7 +458,7 @@ def _one_cell() -> nbformat.NotebookNode:
 def test_a_kernel_that_fails_to_start_is_started_again(tmp_path):
     setup = _kernel_that_dies(tmp_path, DIE_ON_FIRST_START)
     run = run_graded(_one_cell(), tmp_path / "run", setup,
-                                    cell_timeout=CELL_TIMEOUT, timeout=TIMEOUT)
+                     cell_timeout=CELL_TIMEOUT, timeout=TIMEOUT)
     assert run.attempts == 2 and run.started is not None and not run.killed
     assert run.records[0].passed
     assert "Kernel" in run.setup_problem, run.setup_problem
@@ -467,7 +467,7 @@ def test_a_kernel_that_fails_to_start_is_started_again(tmp_path):
 def test_a_kernel_that_never_starts_is_the_graders_error_not_the_students(tmp_path):
     setup = _kernel_that_dies(tmp_path, "import os\nos._exit(1)\n")
     run = run_graded(_one_cell(), tmp_path / "run", setup,
-                                    cell_timeout=CELL_TIMEOUT, timeout=TIMEOUT, attempts=2)
+                     cell_timeout=CELL_TIMEOUT, timeout=TIMEOUT, attempts=2)
     assert run.attempts == 2 and run.started is None and not run.records
     status, message = _missing(run, TIMEOUT)
     assert status == "error" and "2 回とも起動しなかった" in message and "採点環境" in message

@@ -99,14 +99,19 @@ def pytest_runtest_makereport(item, call):
         "ename": str(errors[-1].get("ename", "")) if errors else "",
         "evalue": str(errors[-1].get("evalue", ""))[:2000] if errors else "",
         "timeout": bool(re.search(r"Timeout of [^\n]*", problem)),
-        "problem": problem.strip().splitlines()[0][:500] if problem.strip() else "",
+        "problem": _first_line(problem),
         "emitted": lines[:_MAX_LINES],
     })
 
 
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:500] if text.strip() else ""
+
+
 def _report_setup_failure(item, call) -> None:
     """Say why the notebook's kernel could not be set up (no student code has run yet)."""
-    problem = str(call.excinfo.value).strip() if call.excinfo is not None else ""
-    name = call.excinfo.typename if call.excinfo is not None else "setup"
-    _write({"cell": item.cell_num, "event": "setup-failed",
-            "problem": f"{name}: {problem.splitlines()[0][:500] if problem else ''}".rstrip(": ")})
+    if call.excinfo is None:
+        problem = "setup"
+    else:
+        problem = f"{call.excinfo.typename}: {_first_line(str(call.excinfo.value))}".rstrip(": ")
+    _write({"cell": item.cell_num, "event": "setup-failed", "problem": problem})
